@@ -1,0 +1,54 @@
+# Two commands set everything up on a fresh machine: `make book` and `make test`.
+# Each creates .venv and installs requirements.txt into it when needed; a second
+# run skips the install unless requirements.txt or pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+# The project's machines keep the full data set beside the repository; elsewhere set
+# CIFAR10_DIR yourself, or let the loader download it into data/.
+export CIFAR10_DIR ?= $(wildcard $(CURDIR)/../shared/cifar10/cifar-10-batches-bin)
+# TensorFlow's C++ start-up logs stay out of outputs and terminals.
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: help venv book test notebooks lab clean clean-all
+
+help:
+	@echo "make book       run the notebooks on CIFAR-10 and build the HTML book in _build/html"
+	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
+	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
+	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make clean      remove build outputs; make clean-all also removes .venv and data caches"
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+book: $(INSTALLED)
+	$(PY) -m cifar_mlp.profiles
+	$(VENV)/bin/jupyter-book build --keep-going .
+	@echo "The book is in _build/html/index.html"
+
+test: $(INSTALLED)
+	$(PY) -m pytest tests
+	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+
+notebooks: $(INSTALLED)
+	CIFAR_MLP_REQUIRE_FULL=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+
+clean-all: clean
+	rm -rf $(VENV) data/cifar10-uint8.npz data/cifar-10-batches-bin data/cifar-10-binary.tar.gz
