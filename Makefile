@@ -41,8 +41,7 @@ test: $(INSTALLED)
 	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
 notebooks: $(INSTALLED)
-	CIFAR_MLP_REQUIRE_FULL=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/
