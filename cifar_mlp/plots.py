@@ -98,3 +98,149 @@ def value_histograms(before: np.ndarray, after: np.ndarray, max_values: int = 2_
     fig.suptitle("Input values of the training split")
     fig.tight_layout()
     return fig
+
+
+def activation_scales(scales: dict) -> plt.Figure:
+    """Standard deviation of the activations, layer by layer, for each initialization."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for name, values in scales.items():
+        ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    ax.set(title="Activation scale through a deep ReLU stack",
+           xlabel="layer", ylabel="std of the activations (log scale)")
+    ax.legend()
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(losses, title: str = "Training loss", xlabel: str = "step") -> plt.Figure:
+    """One loss curve, on a log scale so both its start and its end are visible."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.semilogy(np.arange(1, len(losses) + 1), losses)
+    ax.set(title=title, xlabel=xlabel, ylabel="cross-entropy loss (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def relative_errors(errors: dict, threshold: float = 1e-7) -> plt.Figure:
+    """Horizontal bars of gradient-check relative errors, with the pass threshold marked."""
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(errors) + 1.2))
+    names = list(errors)
+    values = [max(errors[n], 1e-17) for n in names]
+    ax.barh(names, values, color=["tab:green" if v < threshold else "tab:red" for v in values])
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set(title="Gradient checks: analytic against numerical gradients",
+           xlabel="relative error (log scale)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict) -> plt.Figure:
+    """Loss and accuracy per epoch, training (dashed) and validation (solid), per model."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (name, history), color in zip(histories.items(), plt.cm.tab10.colors):
+        epochs = np.arange(1, len(history.val_loss) + 1)
+        ax_loss.plot(epochs, history.train_loss, "--", color=color)
+        ax_loss.plot(epochs, history.val_loss, "-", color=color, label=name)
+        ax_acc.plot(epochs, history.train_acc, "--", color=color)
+        ax_acc.plot(epochs, history.val_acc, "-", color=color, label=name)
+        ax_acc.plot(history.best_epoch, history.val_acc[history.best_epoch - 1], "o", color=color)
+    ax_loss.set(title="Loss (dashed: training, solid: validation)", xlabel="epoch",
+                ylabel="cross-entropy")
+    ax_acc.set(title="Accuracy (dot: best validation loss)", xlabel="epoch", ylabel="accuracy")
+    ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, class_names) -> plt.Figure:
+    """Row-normalized confusion matrix: each row shows where one true class's images went."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=range(len(class_names)), display_labels=class_names,
+        normalize="true", values_format=".2f", cmap="Blues", ax=ax, colorbar=False,
+        xticks_rotation=45)
+    ax.set(title="Confusion matrix on the test set (rows sum to 1)",
+           xlabel="predicted class", ylabel="true class")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_accuracy(y_true, predictions: dict, class_names) -> plt.Figure:
+    """Accuracy on each class, one bar per model (``{"model name": y_pred}``)."""
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    width = 0.8 / len(predictions)
+    positions = np.arange(len(class_names))
+    for i, (name, y_pred) in enumerate(predictions.items()):
+        accuracy = [np.mean(y_pred[y_true == c] == c) for c in range(len(class_names))]
+        ax.bar(positions + i * width, accuracy, width, label=name)
+    ax.set_xticks(positions + width * (len(predictions) - 1) / 2, class_names, rotation=30)
+    ax.axhline(0.1, color="gray", linestyle=":", label="chance")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(title="Test accuracy per class", xlabel="class", ylabel="accuracy", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.Figure:
+    """Images with predicted and true class; green title when right, red when wrong."""
+    cols = 8
+    rows = int(np.ceil(len(indices) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.55, rows * 1.9))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, index in zip(np.ravel(axes), indices):
+        predicted = int(np.argmax(proba[index]))
+        right = predicted == y_true[index]
+        ax.imshow(images[index])
+        ax.set_title(f"{class_names[predicted]} {proba[index, predicted]:.0%}\n"
+                     f"true: {class_names[y_true[index]]}", fontsize=8,
+                     color="tab:green" if right else "tab:red")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def first_layer_weights(w: np.ndarray, count: int = 32, seed: int = 0) -> plt.Figure:
+    """Columns of the first weight matrix shown as 32x32 images (what each unit looks for)."""
+    rng = np.random.default_rng(seed)
+    units = rng.choice(w.shape[1], min(count, w.shape[1]), replace=False)
+    channels = w.shape[0] // 1024
+    cols = 8
+    fig, axes = plt.subplots(int(np.ceil(len(units) / cols)), cols, figsize=(cols * 1.2, 1.3 * len(units) / cols))
+    for ax, unit in zip(np.ravel(axes), units):
+        image = w[:, unit].reshape(32, 32, channels) if channels > 1 else w[:, unit].reshape(32, 32)
+        image = (image - image.min()) / (np.ptp(image) + 1e-12)
+        ax.imshow(image, cmap=None if channels > 1 else "gray")
+        ax.axis("off")
+    fig.suptitle(f"First-layer weights of {len(units)} random hidden units, as images")
+    fig.tight_layout()
+    return fig
+
+
+def top3_bars(image, proba, class_names, true_label, ax_image=None, ax_bars=None) -> plt.Figure:
+    """One test image and its three most probable classes (the widget's static twin)."""
+    if ax_image is None:
+        fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(6.5, 2.4),
+                                                gridspec_kw={"width_ratios": [1, 1.6]})
+    else:
+        fig = ax_image.figure
+    top = np.argsort(proba)[::-1][:3]
+    ax_image.imshow(image)
+    ax_image.set_title(f"true: {class_names[true_label]}", fontsize=9)
+    ax_image.axis("off")
+    colors = ["tab:green" if c == true_label else "tab:gray" for c in top]
+    ax_bars.barh([class_names[c] for c in top][::-1], proba[top][::-1], color=colors[::-1])
+    ax_bars.set(xlim=(0, 1), xlabel="probability", title="top-3 predictions")
+    ax_bars.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    return fig

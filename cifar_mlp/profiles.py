@@ -27,11 +27,13 @@ class Profile:
 
     name: str
     n_val: int  # images held out of the training set for validation
+    max_epochs: int | None  # a cap on every training run's epochs (None: the recipe's own)
+    write_results: bool  # whether runs write results/<name>.json (only full-data runs do)
 
 
 PROFILES = {
-    "full": Profile("full", n_val=5000),
-    "smoke": Profile("smoke", n_val=500),
+    "full": Profile("full", n_val=5000, max_epochs=None, write_results=True),
+    "smoke": Profile("smoke", n_val=500, max_epochs=2, write_results=False),
 }
 
 

@@ -1,0 +1,72 @@
+"""The headline results table, read from results/*.json (never typed by hand).
+
+    python -m cifar_mlp.report          # rewrite the table in README.md
+    python -m cifar_mlp.report --check  # fail when README.md's table is out of date
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .data import REPO_DIR
+from .experiments import RESULTS_DIR
+
+README = REPO_DIR / "README.md"
+BEGIN, END = "<!-- results table: begin -->", "<!-- results table: end -->"
+# The models of the headline table, in order: (results file stem, label).
+HEADLINE = [
+    ("seed_gray", "Seed network, grayscale (1024-512-256-10)"),
+    ("seed_rgb", "Seed network, colour (3072-1024-256-10)"),
+    ("best", "Best from-scratch recipe"),
+]
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> dict:
+    """Every results file, by name."""
+    return {path.stem: json.loads(path.read_text())
+            for path in sorted(Path(results_dir).glob("*.json"))}
+
+
+def headline_rows(results: dict) -> list:
+    """Rows (label, NumPy result, Keras result or None) for the models that have results."""
+    return [(label, results[name], results.get(f"keras_{name}"))
+            for name, label in HEADLINE if name in results]
+
+
+def markdown_table(results: dict) -> str:
+    """The headline table in Markdown."""
+    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | epochs | s/epoch, NumPy | parameters | data |",
+             "|---|---|---|---|---|---|---|"]
+    for label, numpy_result, keras_result in headline_rows(results):
+        keras = f"{keras_result['test_accuracy']:.1%}" if keras_result else "–"
+        lines.append(
+            f"| {label} | {numpy_result['test_accuracy']:.1%} | {keras} | "
+            f"{numpy_result['epochs']} | {numpy_result['seconds_per_epoch']:.1f} | "
+            f"{numpy_result['parameters']:,} | {numpy_result['data']} "
+            f"({numpy_result['n_train']:,} / {numpy_result['n_val']:,} / {numpy_result['n_test']:,}) |")
+    if len(lines) == 2:
+        lines.append("| (no results yet: run `make notebooks`) | | | | | | |")
+    return "\n".join(lines)
+
+
+def readme_with_table(readme: str, table: str) -> str:
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    return readme[:start] + "\n" + table + "\n" + readme[end:]
+
+
+def main(argv) -> int:
+    readme = README.read_text()
+    updated = readme_with_table(readme, markdown_table(load_results()))
+    if "--check" in argv:
+        if updated != readme:
+            print("README.md's results table is out of date: run python -m cifar_mlp.report")
+            return 1
+        return 0
+    README.write_text(updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

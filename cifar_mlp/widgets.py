@@ -1,0 +1,45 @@
+"""An interactive explorer for JupyterLab; the book shows a static figure beside it."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .plots import top3_bars
+
+
+def prediction_explorer(images, proba, y_true, class_names):
+    """A slider over test images, a filter (all, right, wrong), and the top-3 probabilities."""
+    import ipywidgets as widgets
+
+    predicted = proba.argmax(axis=1)
+    subsets = {"all": np.arange(len(images)),
+               "right": np.flatnonzero(predicted == y_true),
+               "wrong": np.flatnonzero(predicted != y_true)}
+    which = widgets.ToggleButtons(options=list(subsets), description="images")
+    position = widgets.IntSlider(0, 0, len(images) - 1, description="#")
+    output = widgets.Output()
+
+    def redraw(*_):
+        chosen = subsets[which.value]
+        position.max = len(chosen) - 1
+        index = chosen[min(position.value, position.max)]
+        with output:
+            output.clear_output(wait=True)
+            fig = top3_bars(images[index], proba[index], class_names, y_true[index])
+            fig.suptitle(f"test image {index}", fontsize=9)
+            plt.show()
+
+    which.observe(redraw, "value")
+    position.observe(redraw, "value")
+    redraw()
+    return widgets.VBox([which, position, output])
+
+
+def top3_gallery(images, proba, y_true, class_names, indices) -> plt.Figure:
+    """The explorer's view for several images at once, as one static figure."""
+    fig, axes = plt.subplots(len(indices), 2, figsize=(6.5, 2.1 * len(indices)),
+                             gridspec_kw={"width_ratios": [1, 1.6]})
+    for (ax_image, ax_bars), index in zip(axes, indices):
+        top3_bars(images[index], proba[index], class_names, y_true[index], ax_image, ax_bars)
+    fig.suptitle("Test images and the model's three most probable classes")
+    fig.tight_layout()
+    return fig
