@@ -369,8 +369,8 @@ def _train_epoch(model, optimizer, x, y, *, batch_size: int, rng: np.random.Gene
 
     The order is a fresh permutation of the row indices; each minibatch is
     gathered with ``x[idx]`` (only the batch is copied, never the whole set).
-    The accuracy of a batch is measured in inference mode just before the
-    update made from it.
+    The accuracy of a batch comes from the training-mode logits of its forward
+    pass (dropout on, batch statistics), before the update made from it.
     """
     order = rng.permutation(len(x))
     loss_sum, correct = 0.0, 0
@@ -379,9 +379,8 @@ def _train_epoch(model, optimizer, x, y, *, batch_size: int, rng: np.random.Gene
         x_batch, y_batch = x[idx], y[idx]
         if augment_data:
             x_batch = augment(x_batch, rng)
-        correct += int((model.forward(x_batch).argmax(axis=1) == y_batch).sum())
         try:
-            loss, grads = model.loss(x_batch, y_batch)
+            loss, grads, logits = model.loss(x_batch, y_batch, return_logits=True)
         except ValueError as error:
             # The inputs and labels were checked before training, so what the model
             # rejects here are its own logits: they overflowed to inf or NaN.
@@ -390,6 +389,7 @@ def _train_epoch(model, optimizer, x, y, *, batch_size: int, rng: np.random.Gene
         guard.check(loss, step_number, x_batch)
         optimizer.step(model.params, grads)
         loss_sum += loss * len(idx)
+        correct += int((logits.argmax(axis=1) == y_batch).sum())
     return loss_sum / len(x), correct / len(x)
 
 
@@ -408,8 +408,8 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
       minibatches (weighted by batch size), taken as training went on: the
       weights changed between batches, so they are not the loss and accuracy of
       the final weights. The loss is the training objective (with the model's
-      L2 penalty and label smoothing); the accuracy is measured in inference
-      mode on each batch just before its update. ``val_loss`` and ``val_acc``
+      L2 penalty and label smoothing); the accuracy comes from each batch's
+      training-mode logits (dropout on), as Keras reports it. ``val_loss`` and ``val_acc``
       come from :func:`evaluate` after each epoch (plain cross-entropy).
     * ``schedule(epoch, base_lr)`` sets ``optimizer.lr`` at the start of every
       epoch (``base_lr`` is ``optimizer.lr`` when ``train`` is called); a

@@ -331,9 +331,9 @@ class RecordingMLP(MLP):
         super().__init__(*args, **kwargs)
         self.seen = []
 
-    def loss(self, x, y, rng=None):
+    def loss(self, x, y, rng=None, return_logits=False):
         self.seen.append(x[:, 0].copy())
-        return super().loss(x, y, rng)
+        return super().loss(x, y, rng, return_logits)
 
 
 def test_each_epoch_visits_every_row_once_in_a_new_order(gray):
