@@ -15,12 +15,13 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv book test notebooks lab clean clean-all
+.PHONY: help venv book test notebooks bench lab clean clean-all
 
 help:
 	@echo "make book       run the notebooks on CIFAR-10 and build the HTML book in _build/html"
 	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
+	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
 	@echo "make lab        JupyterLab on the notebooks"
 	@echo "make clean      remove build outputs; make clean-all also removes .venv and data caches"
 
@@ -42,6 +43,10 @@ test: $(INSTALLED)
 
 notebooks: $(INSTALLED)
 	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+	$(PY) -m cifar_mlp.report
+
+bench: $(INSTALLED)
+	$(PY) bench/bench.py
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/

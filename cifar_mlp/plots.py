@@ -105,6 +105,7 @@ def activation_scales(scales: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for name, values in scales.items():
         ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
     ax.set(title="Activation scale through a deep ReLU stack",
            xlabel="layer", ylabel="std of the activations (log scale)")
     ax.legend()

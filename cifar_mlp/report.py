@@ -70,3 +70,18 @@ def main(argv) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
+    """When, where and how long each committed notebook ran (from its provenance stamp)."""
+    from .provenance import STAMP_KEY
+
+    lines = ["| notebook | data | executed | machine | minutes |", "|---|---|---|---|---|"]
+    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
+        stamp = json.loads(path.read_text())["metadata"].get(STAMP_KEY)
+        if stamp:
+            lines.append(f"| {path.stem} | {stamp['data']} | {stamp['executed']} | "
+                         f"{stamp['machine']} | {stamp['seconds'] / 60:.1f} |")
+        else:
+            lines.append(f"| {path.stem} | never executed by `make notebooks` | | | |")
+    return "\n".join(lines)

@@ -1,0 +1,31 @@
+"""The README's results table and the book's tables are generated from results/*.json."""
+
+import json
+
+from cifar_mlp import report
+
+
+def test_readme_table_matches_the_results_files():
+    readme = report.README.read_text()
+    assert report.BEGIN in readme and report.END in readme
+    assert report.readme_with_table(readme, report.markdown_table(report.load_results())) == readme, \
+        "README.md's results table is out of date: run python -m cifar_mlp.report"
+
+
+def test_table_is_read_from_the_files(tmp_path):
+    result = {"test_accuracy": 0.6123, "epochs": 7, "seconds_per_epoch": 1.5,
+              "parameters": 1234, "data": "full", "n_train": 45000, "n_val": 5000, "n_test": 10000}
+    (tmp_path / "best.json").write_text(json.dumps(result))
+    (tmp_path / "keras_best.json").write_text(json.dumps({**result, "test_accuracy": 0.6}))
+    table = report.markdown_table(report.load_results(tmp_path))
+    assert "| Best from-scratch recipe | 61.2% | 60.0% | 7 | 1.5 | 1,234 | full (45,000 / 5,000 / 10,000) |" in table
+
+
+def test_empty_results_say_how_to_make_them(tmp_path):
+    assert "make notebooks" in report.markdown_table(report.load_results(tmp_path))
+
+
+def test_execution_table_lists_every_notebook():
+    table = report.execution_table()
+    for path in sorted((report.REPO_DIR / "notebooks").glob("*.ipynb")):
+        assert f"| {path.stem} |" in table
