@@ -1,0 +1,77 @@
+"""Build the book from the committed notebooks' stored outputs and check the HTML.
+
+The notebooks are not re-executed here (nbval does that, in the smoke profile);
+the book's own pages (landing, reproduce) are. What is checked is what a reader
+sees: every page is there, with its figures and glued numbers, and no error.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["execute"]["exclude_patterns"] = [*config["execute"]["exclude_patterns"], "notebooks/*"]
+    config_path = out / "_config.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run(
+        [str(jupyter_book), "build", str(REPO), "--config", str(config_path),
+         "--path-output", str(out), "--keep-going"],
+        capture_output=True, text=True, timeout=600)
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-3000:]
+    return out / "_build" / "html", log
+
+
+def page(html_dir, name):
+    path = html_dir / f"{name}.html"
+    assert path.is_file(), f"{path} was not built"
+    return path.read_text()
+
+
+def test_build_has_no_warnings_about_glue_or_references(book):
+    _, log = book
+    problems = [line for line in log.splitlines()
+                if "WARNING" in line and ("glue" in line or "reference" in line or "citation" in line)]
+    assert problems == []
+
+
+def test_landing_page_shows_the_results_table(book):
+    html_dir, _ = book
+    landing = page(html_dir, "book/intro")
+    assert "test accuracy, NumPy" in landing
+    assert re.search(r"<td><p>\d+\.\d%</p></td>", landing), "no accuracy in the results table"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_figures_and_no_errors(book, chapter):
+    html_dir, _ = book
+    html = page(html_dir, f"notebooks/{chapter}")
+    assert html.count("<img") >= 3, "a chapter page lost its figures"
+    assert "Traceback" not in html and "output error" not in html
+    assert "cell_output" in html, "no executed outputs on the page"
+    assert "Smoke run" not in html and "Not the full data set" not in html
+
+
+def test_glued_numbers_reach_the_prose(book):
+    html_dir, _ = book
+    data_chapter = page(html_dir, "notebooks/01_data")
+    assert re.search(r"So we have <span[^>]*>.*?50,000", data_chapter, re.S)
+
+
+def test_reproduce_page_lists_the_notebooks(book):
+    html_dir, _ = book
+    reproduce = page(html_dir, "book/reproduce")
+    for chapter in CHAPTERS:
+        assert chapter in reproduce
