@@ -10,7 +10,8 @@ Where :func:`load_cifar10` looks, in order:
    checksum verified before the file is kept).
 
 Only the *binary* version is read, with NumPy. The "python version" of CIFAR-10
-is a set of pickles, and unpickling a downloaded file can run arbitrary code.
+holds serialized Python objects, and deserializing a downloaded file can run
+arbitrary code.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def load_cache(path: Path, spec: DatasetSpec) -> CIFAR10 | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(path) as npz:  # plain arrays only: np.load refuses object arrays
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
             digest, identity = str(npz["digest"]), str(npz["identity"])
         if identity != spec.identity() or digest != _array_digest(arrays):

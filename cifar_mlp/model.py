@@ -200,7 +200,7 @@ class MLP:
     # -- saving -------------------------------------------------------------------------
 
     def save(self, path) -> None:
-        """Save config, params, bn_state and the generator's state to an .npz file (no pickle).
+        """Save config, params, bn_state and the generator's state to an .npz file of plain arrays.
 
         NumPy appends ``.npz`` to a path without it. The config and the
         generator's state are JSON strings, stored as 0-d unicode arrays.
@@ -213,7 +213,7 @@ class MLP:
     @classmethod
     def load(cls, path) -> "MLP":
         """Rebuild a model saved by :meth:`save`, bit for bit."""
-        with np.load(Path(path), allow_pickle=False) as f:
+        with np.load(Path(path)) as f:  # plain arrays only: np.load refuses object arrays
             model = cls(**json.loads(f["config"].item()))
             for prefix, store in (("params", model.params), ("bn_state", model.bn_state)):
                 for name, expected in store.items():

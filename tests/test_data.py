@@ -463,3 +463,12 @@ def test_full_data_set(full_dir, tmp_path):
     again = D.load_cifar10(full_dir, cache_dir=tmp_path)
     assert again.origin == str(tmp_path / D.CACHE_NAME)  # the second load reads the cache
     np.testing.assert_array_equal(again.x_test, data.x_test)
+
+
+def test_cache_holding_objects_is_refused(tmp_path, files):
+    """An npz that would need object deserialization to load is never loaded."""
+    folder, spec, cache_dir, _ = make_cache(tmp_path, files)
+    cache = cache_dir / D.CACHE_NAME
+    np.savez(cache, x_train=np.array([{"not": "an image"}], dtype=object))
+    assert D.load_cache(cache, spec) is None
+    assert not cache.exists()
