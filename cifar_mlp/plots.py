@@ -197,7 +197,7 @@ def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.
     """Images with predicted and true class; green title when right, red when wrong."""
     cols = 8
     rows = int(np.ceil(len(indices) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.55, rows * 1.9))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.55, rows * 2.2), layout="constrained")
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, index in zip(np.ravel(axes), indices):
@@ -208,7 +208,6 @@ def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.
                      f"true: {class_names[y_true[index]]}", fontsize=8,
                      color="tab:green" if right else "tab:red")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
