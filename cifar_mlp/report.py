@@ -85,3 +85,15 @@ def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
         else:
             lines.append(f"| {path.stem} | never executed by `make notebooks` | | | |")
     return "\n".join(lines)
+
+
+def training_table(results: dict | None = None) -> str:
+    """How long each model trained, from its results file."""
+    results = load_results() if results is None else results
+    lines = ["| model | epochs | seconds per epoch (median) | training minutes | machine |",
+             "|---|---|---|---|---|"]
+    for name, result in results.items():
+        if "training_seconds" in result:
+            lines.append(f"| {name} | {result['epochs']} | {result['seconds_per_epoch']:.1f} | "
+                         f"{result['training_seconds'] / 60:.1f} | {result.get('machine', '')} |")
+    return "\n".join(lines)

@@ -29,3 +29,10 @@ def test_execution_table_lists_every_notebook():
     table = report.execution_table()
     for path in sorted((report.REPO_DIR / "notebooks").glob("*.ipynb")):
         assert f"| {path.stem} |" in table
+
+
+def test_training_table_reads_the_training_time(tmp_path):
+    result = {"epochs": 3, "seconds_per_epoch": 2.0, "training_seconds": 390.0, "machine": "x"}
+    (tmp_path / "best.json").write_text(json.dumps(result))
+    table = report.training_table(report.load_results(tmp_path))
+    assert "| best | 3 | 2.0 | 6.5 | x |" in table
