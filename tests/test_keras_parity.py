@@ -1,0 +1,200 @@
+"""The NumPy MLP and its Keras twin (cifar_mlp.keras_mirror) compute the same thing.
+
+On the real 2,000-image sample (RGB, 1,500 training images), for the seed_rgb recipe
+(SGD with momentum and L2) and a batch-norm + Adam one:
+
+* gradients on one batch agree to float32 rounding (1e-5 relative, measured ~1e-6);
+* 50 training steps side by side in float64 give the same loss curve to 1e-10
+  (measured ~4e-16): every formula (loss, L2, batch norm, SGD, Adam) is the same;
+* in float32 the curves start equal and drift apart as training amplifies rounding
+  differences (a ReLU input within rounding of zero lands on different sides in the
+  two frameworks); NumPy float32 drifts from NumPy float64 just as fast. See
+  ``parity_run``'s docstring.
+"""
+
+import json
+import os
+from dataclasses import replace
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from cifar_mlp import keras_mirror as km
+from cifar_mlp.data import load_sample
+from cifar_mlp.experiments import RECIPES, Recipe, build, run
+from cifar_mlp.model import MLP
+from cifar_mlp.preprocess import prepare
+from cifar_mlp.train import augment
+
+SGD_L2 = RECIPES["seed_rgb"]  # 3072-1024-256-10, SGD momentum 0.9, L2 1e-4
+BN_ADAM = replace(km.SEED_KERAS_RECIPE, name="bn_adam", hidden=(512, 256, 128), dropout=0.0)
+PARITY_RECIPES = [pytest.param(SGD_L2, id="sgd_l2"), pytest.param(BN_ADAM, id="bn_adam")]
+
+
+@pytest.fixture(scope="module")
+def rgb():
+    """1,500 training and 500 validation images of the real sample, RGB, standardized."""
+    return prepare(load_sample(), "rgb", n_val=500)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keras_seed():
+    _, keras = km.quiet_tensorflow()
+    keras.utils.set_random_seed(0)
+
+
+# -- the networks are the same ----------------------------------------------------------------
+
+@pytest.mark.parametrize("recipe", [SGD_L2, BN_ADAM, RECIPES["best"], km.SEED_KERAS_RECIPE,
+                                    RECIPES["seed_gray"]], ids=lambda r: r.name)
+def test_build_keras_has_the_layers_and_parameters_of_the_mlp(recipe):
+    _, keras = km.quiet_tensorflow()
+    n_features = 1024 if recipe.mode == "gray" else 3072
+    mlp, _, _ = build(recipe, n_features)
+    model, optimizer = km.build_keras(recipe, n_features)
+
+    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    dropouts = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+    assert [l.units for l in dense] == mlp.layer_sizes[1:]
+    assert len(norms) == (mlp.n_layers - 1 if recipe.batchnorm else 0)
+    assert len(dropouts) == (mlp.n_layers - 1 if recipe.dropout else 0)
+    assert all(l.rate == recipe.dropout for l in dropouts)
+    assert all(l.momentum == mlp.bn_momentum and l.epsilon == mlp.bn_eps for l in norms)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    statistics = sum(int(np.prod(v.shape))
+                     for l in norms for v in (l.moving_mean, l.moving_variance))
+    assert trainable == mlp.n_parameters
+    assert statistics == sum(a.size for a in mlp.bn_state.values())
+    assert all((l.kernel_regularizer is None) == (recipe.l2 == 0) for l in dense)
+    if recipe.l2:
+        assert all(np.isclose(float(l.kernel_regularizer.l2), recipe.l2) for l in dense)
+    assert type(optimizer).__name__ == {"sgd": "SGD", "adam": "Adam"}[recipe.optimizer]
+    assert np.isclose(float(optimizer.learning_rate.numpy()), recipe.lr)
+
+
+def test_keras_he_init_is_the_untruncated_normal_of_the_mlp():
+    """Keras's HeNormal is truncated at 2 std; ours (and the twin's) is a plain normal."""
+    model, _ = km.build_keras(SGD_L2, 3072)
+    w = model.layers[0].kernel.numpy()
+    std = np.sqrt(2.0 / 3072)
+    assert abs(w.std() / std - 1) < 0.01
+    assert np.abs(w).max() > 4 * std  # a normal truncated at 2 std never gets there
+
+
+def test_copy_weights_round_trip_gives_the_same_numbers_and_predictions(rgb):
+    recipe = replace(BN_ADAM, hidden=(64, 32))
+    source, _, _ = build(recipe, 3072)
+    rng = np.random.default_rng(1)
+    for store in (source.params, source.bn_state):  # non-trivial gamma, beta and statistics
+        for name, array in store.items():
+            array[...] = rng.uniform(0.5, 1.5, array.shape) if "var" in name or "gamma" in name \
+                else rng.normal(0, 0.1, array.shape)
+    model, _ = km.build_keras(recipe, 3072)
+    km.copy_weights(source, model)
+    target = MLP(**{**source.config, "seed": 99})
+    km.copy_weights_to_mlp(model, target)
+    for store in ("params", "bn_state"):
+        for name, array in getattr(source, store).items():
+            np.testing.assert_array_equal(getattr(target, store)[name], array, err_msg=name)
+
+    x = rgb.x_val[:256]
+    ours = source.forward(x)
+    theirs = model.predict(km.evaluation_dataset(x), verbose=0)
+    assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(ours).max()
+
+
+def test_copy_weights_rejects_a_different_network():
+    mlp, _, _ = build(replace(SGD_L2, hidden=(64,)), 3072)
+    model, _ = km.build_keras(replace(SGD_L2, hidden=(32,)), 3072)
+    with pytest.raises(ValueError, match="shape"):
+        km.copy_weights(mlp, model)
+
+
+# -- the gradients and the loss curves --------------------------------------------------------
+
+@pytest.mark.parametrize("recipe", PARITY_RECIPES)
+def test_float32_gradients_and_loss_curves(rgb, recipe):
+    report = km.parity_run(recipe, rgb, steps=50)
+    gradient = report["gradient"]
+    assert gradient["max_relative"] <= 1e-5, gradient["per_parameter"]
+    assert gradient["loss_relative"] <= 1e-5
+    for name, sizes in gradient["zero_gradients"].items():  # biases feeding batch norm: noise
+        scale = max(p["max_abs"] for p in gradient["per_parameter"].values())
+        assert max(sizes.values()) <= 1e-5 * scale, name
+    # Same weights, same batch: the first losses agree to float32 rounding. Later steps
+    # drift apart (rounding amplified by training); they must still tell the same story.
+    assert report["relative_difference"][0] <= 1e-5
+    assert report["max_relative_difference"] <= 0.1
+    assert report["numpy_loss"][-1] < 0.6 * report["numpy_loss"][0]
+    assert report["keras_loss"][-1] < 0.6 * report["keras_loss"][0]
+
+
+@pytest.mark.parametrize("recipe", [
+    pytest.param(replace(SGD_L2, hidden=(256, 128)), id="sgd_l2"),
+    pytest.param(replace(BN_ADAM, hidden=(256, 128)), id="bn_adam"),
+    pytest.param(replace(RECIPES["best"], hidden=(256, 128), dropout=0.0, label_smoothing=0.1),
+                 id="bn_nesterov_smoothing")])
+def test_float64_loss_curves_agree_for_50_steps(rgb, recipe):
+    """With rounding out of the way the two trainings are the same computation.
+
+    (Narrower hidden layers than above, to keep float64 quick: the formulas do not
+    depend on the widths.)
+    """
+    report = km.parity_run(recipe, rgb, steps=50, dtype="float64")
+    assert report["max_relative_difference"] <= 1e-10, report["relative_difference"]
+    assert report["gradient"]["max_relative"] <= 1e-10
+    assert max(report["weights_relative"].values()) <= 1e-8, report["weights_relative"]
+
+
+def test_gradient_parity_is_a_number(rgb):
+    recipe = replace(SGD_L2, hidden=(32,))
+    mlp, _, _ = build(recipe, 3072)
+    model, _ = km.build_keras(recipe, 3072)
+    km.copy_weights(mlp, model)
+    state = {k: v.copy() for k, v in mlp.bn_state.items()}
+    value = km.gradient_parity(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
+    assert 0 <= value <= 1e-5
+    assert all(np.array_equal(mlp.bn_state[k], v) for k, v in state.items())
+
+
+def test_dropout_is_refused_by_the_gradient_check(rgb):
+    recipe = replace(SGD_L2, hidden=(32,), dropout=0.5)
+    mlp, _, _ = build(recipe, 3072)
+    model, _ = km.build_keras(recipe, 3072)
+    with pytest.raises(ValueError, match="dropout"):
+        km.gradient_parity(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
+
+
+# -- a training run ------------------------------------------------------------------------------
+
+def test_training_dataset_gives_the_batches_of_train(rgb):
+    """Same seed: the permutation and augmentations train() draws, in the same order."""
+    x, y = rgb.x_train, rgb.y_train
+    dataset = km.training_dataset(x, y, batch_size=128, seed=3, augment_data=True)
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(x))
+    expected = [(augment(x[order[s:s + 128]], rng), y[order[s:s + 128]])
+                for s in range(0, len(x), 128)]
+    got = [(a.numpy(), b.numpy()) for a, b in dataset]
+    assert len(got) == len(expected) == 12
+    for (xa, ya), (xb, yb) in zip(got, expected):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_train_keras_writes_the_keys_of_run(rgb, tmp_path):
+    recipe = Recipe("tiny", hidden=(32,), batchnorm=True, dropout=0.1, optimizer="adam",
+                    lr=1e-3, schedule="plateau", epochs=3, patience=2)
+    ours = run(recipe, rgb, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    theirs = km.train_keras(recipe, rgb, max_epochs=2, results_dir=tmp_path)
+    written = json.loads((tmp_path / "keras_tiny.json").read_text())
+    numpy_written = json.loads((tmp_path / "tiny.json").read_text())
+    assert set(numpy_written) - {"framework"} <= set(written)
+    assert written["framework"] == "keras" and ours["framework"] == "numpy"
+    assert written["epochs"] == 2 == len(written["history"]["seconds"])
+    assert written["parameters"] == numpy_written["parameters"]
+    assert written["seconds_per_epoch"] == np.median(written["history"]["seconds"])
+    assert 0.1 < theirs["test_accuracy"] <= 1 and theirs["n_test"] == len(rgb.x_test)
