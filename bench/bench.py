@@ -406,11 +406,11 @@ def machine() -> dict:
 
 def plan_epochs(train_epoch: float, raw_epoch: float, seed_epoch: float) -> dict:
     """How many epochs of the remaining phases fit in TIME_BUDGET, from measured or
-    projected epoch times: Keras 1 + 3 (its epochs are guessed at 1.5 NumPy train
+    projected epoch times: Keras 1 + 3 (its epochs are guessed at 2.5 NumPy train
     epochs, plus 20 s of import and tracing), the raw loop 3, the seed-style trainer 2.
     Cuts, in this order, the seed-style epochs, the raw-loop epochs, then Keras's."""
     remaining = TIME_BUDGET - (time.perf_counter() - STARTED)
-    keras_epoch = 1.5 * train_epoch
+    keras_epoch = 2.5 * train_epoch
     for keras, raw, seed in ((EPOCHS, EPOCHS, 2), (EPOCHS, EPOCHS, 1), (EPOCHS, 2, 1),
                              (EPOCHS, 1, 1), (2, 1, 1)):
         needed = 20 + (keras + 1) * keras_epoch + raw * raw_epoch + seed * seed_epoch
