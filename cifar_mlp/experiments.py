@@ -19,7 +19,6 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
 
 from .data import REPO_DIR
 from .model import MLP
@@ -123,21 +122,31 @@ def run(recipe: Recipe, prepared: Prepared, *, max_epochs: int | None = None,
 
 def _finish(recipe, prepared, model, history, seconds, results_dir) -> dict:
     """Evaluate once on the test set and write ``results/<name>.json``."""
-    test_loss, test_accuracy = evaluate(model, prepared.x_test, prepared.y_test)
-    val_loss, val_accuracy = evaluate(model, prepared.x_val, prepared.y_val)
-    result = {
+    result = result_record(
+        recipe, prepared, history, seconds, framework="numpy",
+        test=evaluate(model, prepared.x_test, prepared.y_test),
+        val=evaluate(model, prepared.x_val, prepared.y_val),
+        parameters=model.n_parameters)
+    write_result(result, results_dir, f"{recipe.name}.json")
+    return {**result, "model": model, "history": history}
+
+
+def result_record(recipe, prepared, history, seconds, *, framework, test, val, parameters,
+                  **extra) -> dict:
+    """The contents of a results file; ``test`` and ``val`` are (loss, accuracy) pairs."""
+    return {
         "name": recipe.name,
-        "framework": "numpy",
+        "framework": framework,
         "description": recipe.description,
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "val_accuracy": val_accuracy,
-        "val_loss": val_loss,
+        "test_accuracy": test[1],
+        "test_loss": test[0],
+        "val_accuracy": val[1],
+        "val_loss": val[0],
         "epochs": history.epochs,
         "best_epoch": history.best_epoch,
         "seconds_per_epoch": history.median_seconds_per_epoch,
         "training_seconds": seconds,
-        "parameters": model.n_parameters,
+        "parameters": parameters,
         "data": prepared.source,
         "n_train": len(prepared.x_train),
         "n_val": len(prepared.x_val),
@@ -145,11 +154,15 @@ def _finish(recipe, prepared, model, history, seconds, results_dir) -> dict:
         "recipe": asdict(recipe),
         "history": history.to_dict(),
         "machine": machine(),
+        **extra,
     }
+
+
+def write_result(result: dict, results_dir: Path | None, filename: str) -> None:
+    """Write a results file (nothing when ``results_dir`` is None)."""
     if results_dir is not None:
         Path(results_dir).mkdir(parents=True, exist_ok=True)
-        (Path(results_dir) / f"{recipe.name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    return {**result, "model": model, "history": history}
+        (Path(results_dir) / filename).write_text(json.dumps(result, indent=1) + "\n")
 
 
 def load_result(name: str, results_dir: Path = RESULTS_DIR) -> dict:

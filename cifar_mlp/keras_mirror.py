@@ -34,7 +34,6 @@ and this module stay light.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import RESULTS_DIR, Recipe, build, machine
+from .experiments import RESULTS_DIR, Recipe, build, result_record, write_result
 from .model import MLP
 from .train import History, ReduceOnPlateau, augment
 
@@ -590,33 +589,12 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
     else:
         history.stop_reason = f"completed {recipe.epochs} epochs"
 
-    test_loss, test_accuracy = evaluate_keras(model, prepared.x_test, prepared.y_test)
-    val_loss, val_accuracy = evaluate_keras(model, prepared.x_val, prepared.y_val)
-    result = {
-        "name": recipe.name,
-        "framework": "keras",
-        "description": recipe.description,
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "val_accuracy": val_accuracy,
-        "val_loss": val_loss,
-        "epochs": history.epochs,
-        "best_epoch": history.best_epoch,
-        "seconds_per_epoch": history.median_seconds_per_epoch,
-        "training_seconds": seconds,
-        "parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
-        "data": prepared.source,
-        "n_train": len(prepared.x_train),
-        "n_val": len(prepared.x_val),
-        "n_test": len(prepared.x_test),
-        "recipe": asdict(recipe),
-        "history": history.to_dict(),
-        "machine": machine(),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "same_initial_weights": same_initial_weights,
-    }
-    if results_dir is not None:
-        Path(results_dir).mkdir(parents=True, exist_ok=True)
-        (Path(results_dir) / f"keras_{recipe.name}.json").write_text(json.dumps(result, indent=1)
-                                                                     + "\n")
+    result = result_record(
+        recipe, prepared, history, seconds, framework="keras",
+        test=evaluate_keras(model, prepared.x_test, prepared.y_test),
+        val=evaluate_keras(model, prepared.x_val, prepared.y_val),
+        parameters=int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
+        versions={"tensorflow": tf.__version__, "keras": keras.__version__},
+        same_initial_weights=same_initial_weights)
+    write_result(result, results_dir, f"keras_{recipe.name}.json")
     return {**result, "model": model, "history": history}

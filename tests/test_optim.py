@@ -1,6 +1,5 @@
 """SGD (plain, momentum, Nesterov) and Adam: hand-computed steps, dtypes, convergence."""
 
-import math
 
 import numpy as np
 import pytest
