@@ -272,9 +272,12 @@ def numpy_epochs_train(prepared) -> dict:
                     "accuracy from the same logits), SGD update, validation each epoch"}
 
 
-def numpy_epochs_raw(prepared, epochs: int) -> dict:
-    """A bare loop of train steps over the shuffled training split: no accuracy, no validation."""
-    model, optimizer, _ = build(RECIPE, prepared.n_features)
+def timed_epochs(train_step, prepared, epochs: int) -> list:
+    """Seconds per epoch of ``train_step(x_batch, y_batch)`` over the shuffled training split.
+
+    The shuffling generator is seeded the same way for every trainer, so all of them
+    see the same batches in the same order.
+    """
     rng = np.random.default_rng(0)
     x, y = prepared.x_train, prepared.y_train
     seconds = []
@@ -283,9 +286,20 @@ def numpy_epochs_raw(prepared, epochs: int) -> dict:
         order = rng.permutation(len(x))
         for start in range(0, len(x), BATCH):
             idx = order[start:start + BATCH]
-            _, grads = model.loss(x[idx], y[idx])
-            optimizer.step(model.params, grads)
+            train_step(x[idx], y[idx])
         seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def numpy_epochs_raw(prepared, epochs: int) -> dict:
+    """A bare loop of train steps over the shuffled training split: no accuracy, no validation."""
+    model, optimizer, _ = build(RECIPE, prepared.n_features)
+
+    def train_step(x_batch, y_batch):
+        _, grads = model.loss(x_batch, y_batch)
+        optimizer.step(model.params, grads)
+
+    seconds = timed_epochs(train_step, prepared, epochs)
     return {"seconds": seconds, "median_seconds": float(np.median(seconds)),
             "what": "raw loop: gather batch, model.loss, SGD update; no accuracy, no validation"}
 
@@ -343,16 +357,7 @@ def seed_style_step_seconds(prepared, steps: int = 4) -> float:
 
 def seed_style_epochs(prepared, epochs: int) -> dict:
     model = SeedStyleMLP(RECIPE.layer_sizes(prepared.n_features))
-    rng = np.random.default_rng(0)
-    x, y = prepared.x_train, prepared.y_train
-    seconds = []
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), BATCH):
-            idx = order[start:start + BATCH]
-            model.train_step(x[idx], y[idx])
-        seconds.append(time.perf_counter() - started)
+    seconds = timed_epochs(model.train_step, prepared, epochs)
     return {"seconds": seconds, "median_seconds": float(np.median(seconds)),
             "what": "seed-style raw loop (float64 weights via np.random.randn), same batches as "
                     "the NumPy raw loop"}
