@@ -34,6 +34,7 @@ and this module stay light.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -41,8 +42,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .experiments import RESULTS_DIR, Recipe, build, result_record, write_result
+from .experiments import RESULTS_DIR, WEIGHTS_DIR, Recipe, build, result_record, write_result
 from .model import MLP
 from .train import History, ReduceOnPlateau, augment
 
@@ -503,8 +505,9 @@ def evaluate_keras(keras_model, x, y) -> tuple[float, float]:
     return float(-log_p[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
 
 
-def _epoch_recorder(keras, history: History):
-    """A callback filling a :class:`History`: per-epoch logs, learning rate and wall time."""
+def _epoch_recorder(keras, history: History, bar):
+    """A callback filling a :class:`History` (per-epoch logs, learning rate and wall time)
+    and advancing the progress ``bar`` as :func:`cifar_mlp.train.train` does."""
 
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -519,12 +522,19 @@ def _epoch_recorder(keras, history: History):
             history.val_loss.append(float(logs["val_ce"]))
             history.val_acc.append(float(logs["val_accuracy"]))
             history.lr.append(float(self.model.optimizer.learning_rate.numpy()))
+            bar.set_postfix({"loss": f"{logs['loss']:.3f}", "acc": f"{logs['accuracy']:.3f}",
+                             "val_loss": f"{logs['val_ce']:.3f}",
+                             "val_acc": f"{logs['val_accuracy']:.3f}",
+                             "lr": f"{history.lr[-1]:.2g}"}, refresh=False)
+            bar.update(1)
 
     return EpochRecorder()
 
 
 def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
-                results_dir: Path | None = RESULTS_DIR, same_initial_weights: bool = True) -> dict:
+                results_dir: Path | None = RESULTS_DIR, weights_dir: Path = WEIGHTS_DIR,
+                retrain: bool = False, same_initial_weights: bool = True,
+                progress: bool = True) -> dict:
     """Train the Keras twin of ``recipe`` as :func:`cifar_mlp.experiments.run` trains the MLP.
 
     Same epochs (capped by ``max_epochs``), batch size, minibatches and augmentations
@@ -533,7 +543,8 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
     patience and ``min_delta=0``), early stopping with the same patience on the plain
     validation cross-entropy (``val_ce``) with the best weights restored, and, with
     ``same_initial_weights``, the NumPy model's initial weights. ``fit`` runs with
-    ``verbose=0`` on tf.data pipelines with autotuning off.
+    ``verbose=0`` on tf.data pipelines with autotuning off; ``progress`` shows one
+    progress bar over the epochs instead.
 
     Epoch wall times are recorded by a callback and reported as their median
     (``seconds_per_epoch``; the first epoch includes tracing the graph). The test set
@@ -545,18 +556,34 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
     training-mode loss (penalties included) and accuracy, as in NumPy's ``train``;
     ``val_loss``, ``val_acc`` and the test numbers are the plain cross-entropy and the
     accuracy in inference mode, as NumPy's ``evaluate`` computes them.
+
+    Like ``run``, it saves the trained weights and history under
+    ``weights_dir/<data source>/keras_<name>.*`` and, unless ``retrain``, reloads them
+    instead of training when the same recipe was trained on the same data.
     """
     tf, keras = quiet_tensorflow()
     if max_epochs is not None:
         recipe = replace(recipe, epochs=min(recipe.epochs, max_epochs))
+    key = json.dumps([recipe.key(prepared), same_initial_weights, tf.__version__])
+    weights = Path(weights_dir) / prepared.source / f"keras_{recipe.name}.npz"
+    saved = weights.with_suffix(".json")
     keras.utils.set_random_seed(recipe.seed)
-    mlp, _, schedule = build(recipe, prepared.n_features)
     model, _ = build_keras(recipe, prepared.n_features)
+    if not retrain and weights.is_file() and saved.is_file():
+        record = json.loads(saved.read_text())
+        if record.get("key") == key:
+            with np.load(weights) as arrays:  # the layers' weights, in get_weights() order
+                model.set_weights([arrays[f"arr_{i}"] for i in range(len(arrays.files))])
+            return _finish_keras(recipe, prepared, model, History(**record["history"]),
+                                 record["seconds"], results_dir, same_initial_weights)
+
+    mlp, _, schedule = build(recipe, prepared.n_features)
     if same_initial_weights:
         copy_weights(mlp, model)
 
     history = History()
-    callbacks = [_epoch_recorder(keras, history), keras.callbacks.TerminateOnNaN()]
+    bar = tqdm(total=recipe.epochs, desc="training (Keras)", unit="epoch", disable=not progress)
+    callbacks = [_epoch_recorder(keras, history, bar), keras.callbacks.TerminateOnNaN()]
     if isinstance(schedule, ReduceOnPlateau):
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_ce", mode="min", factor=schedule.factor, patience=schedule.patience,
@@ -573,8 +600,9 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
                                   seed=recipe.seed, augment_data=recipe.augment)
     val_data = evaluation_dataset(prepared.x_val, prepared.y_val)
     started = time.perf_counter()
-    model.fit(train_data, validation_data=val_data, epochs=recipe.epochs, verbose=0,
-              shuffle=False, callbacks=callbacks)  # the dataset shuffles, as train() does
+    with bar:
+        model.fit(train_data, validation_data=val_data, epochs=recipe.epochs, verbose=0,
+                  shuffle=False, callbacks=callbacks)  # the dataset shuffles, as train() does
     seconds = time.perf_counter() - started
 
     if history.val_loss:
@@ -588,7 +616,16 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
             f"epoch {history.best_epoch}")
     else:
         history.stop_reason = f"completed {recipe.epochs} epochs"
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(weights, *model.get_weights())
+    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
+    return _finish_keras(recipe, prepared, model, history, seconds, results_dir,
+                         same_initial_weights)
 
+
+def _finish_keras(recipe, prepared, model, history, seconds, results_dir, same_initial_weights):
+    """Evaluate once on the test set and write ``results/keras_<name>.json``."""
+    tf, keras = quiet_tensorflow()
     result = result_record(
         recipe, prepared, history, seconds, framework="keras",
         test=evaluate_keras(model, prepared.x_test, prepared.y_test),

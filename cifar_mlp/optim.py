@@ -7,9 +7,14 @@ created on the first step, with each parameter's shape and dtype. Every
 hyperparameter is converted to the parameter's dtype, so float32 stays float32.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 CHUNK = 1 << 17
+THREADS = os.cpu_count() or 1
+_pool = None
 
 
 def chunks(params: dict, grads: dict, *states: dict):
@@ -34,6 +39,33 @@ def chunks(params: dict, grads: dict, *states: dict):
             yield [flat[start:start + CHUNK] for flat in flats]
 
 
+def for_each_chunk(update, params: dict, grads: dict, *states: dict) -> None:
+    """Call ``update(w, g, *states)`` on every slice of :func:`chunks`, on all cores.
+
+    The slices are split into one contiguous run per core, each run updated by a
+    thread of its own (NumPy releases the GIL inside its element-wise loops). The
+    update is bound by memory bandwidth, which one core cannot saturate; slices do
+    not overlap, so the result is the same as in one thread, bit for bit.
+    """
+    global _pool
+    slices = list(chunks(params, grads, *states))
+    if THREADS == 1 or len(slices) < 2 * THREADS:
+        for arrays in slices:
+            update(*arrays)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="cifar_mlp-optim")
+
+    def update_run(run):
+        for arrays in run:
+            update(*arrays)
+
+    size = -(-len(slices) // THREADS)
+    runs = [slices[i:i + size] for i in range(0, len(slices), size)]
+    for future in [_pool.submit(update_run, run) for run in runs]:
+        future.result()  # re-raises an exception from a thread
+
+
 class SGD:
     """Stochastic gradient descent, with optional (Nesterov) momentum, as in Keras 3.
 
@@ -51,10 +83,12 @@ class SGD:
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
         if self.momentum == 0:
-            for w, g in chunks(params, grads):
+            def update(w, g):
                 w -= g * w.dtype.type(self.lr)
+            for_each_chunk(update, params, grads)
             return
-        for w, g, v in chunks(params, grads, self.velocities):
+
+        def update(w, g, v):
             lr, momentum = w.dtype.type(self.lr), w.dtype.type(self.momentum)
             v *= momentum
             v -= g * lr
@@ -62,6 +96,7 @@ class SGD:
                 w += v * momentum - g * lr
             else:
                 w += v
+        for_each_chunk(update, params, grads, self.velocities)
 
 
 class Adam:
@@ -81,13 +116,12 @@ class Adam:
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
         self.t += 1
-        alphas = {}  # one per dtype, computed in that dtype as Keras does
-        for w, g, m, v in chunks(params, grads, self.m, self.v):
-            cast = w.dtype.type
-            if w.dtype not in alphas:
-                t = cast(self.t)
-                alphas[w.dtype] = (cast(self.lr) * np.sqrt(1 - cast(self.beta2) ** t)
-                                   / (1 - cast(self.beta1) ** t))
+
+        def update(w, g, m, v):
+            cast = w.dtype.type  # every constant in the parameter's dtype, as Keras does
+            t = cast(self.t)
+            alpha = cast(self.lr) * np.sqrt(1 - cast(self.beta2) ** t) / (1 - cast(self.beta1) ** t)
             m += (g - m) * cast(1 - self.beta1)
             v += (g * g - v) * cast(1 - self.beta2)
-            w -= m * alphas[w.dtype] / (np.sqrt(v) + cast(self.eps))
+            w -= m * alpha / (np.sqrt(v) + cast(self.eps))
+        for_each_chunk(update, params, grads, self.m, self.v)

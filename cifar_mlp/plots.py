@@ -124,8 +124,10 @@ def loss_curve(losses, title: str = "Training loss", xlabel: str = "step") -> pl
     return fig
 
 
-def relative_errors(errors: dict, threshold: float = 1e-7) -> plt.Figure:
-    """Horizontal bars of gradient-check relative errors, with the pass threshold marked."""
+def relative_errors(errors: dict, threshold: float = 1e-7,
+                    title: str = "Gradient checks: analytic against numerical gradients",
+                    xlabel: str = "relative error (log scale)") -> plt.Figure:
+    """Horizontal bars of relative errors, one per named array, with the pass threshold marked."""
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(errors) + 1.2))
     names = list(errors)
     values = [max(errors[n], 1e-17) for n in names]
@@ -133,8 +135,7 @@ def relative_errors(errors: dict, threshold: float = 1e-7) -> plt.Figure:
     ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
     ax.set_xscale("log")
     ax.invert_yaxis()
-    ax.set(title="Gradient checks: analytic against numerical gradients",
-           xlabel="relative error (log scale)")
+    ax.set(title=title, xlabel=xlabel)
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
@@ -243,4 +244,93 @@ def top3_bars(image, proba, class_names, true_label, ax_image=None, ax_bars=None
     ax_bars.barh([class_names[c] for c in top][::-1], proba[top][::-1], color=colors[::-1])
     ax_bars.set(xlim=(0, 1), xlabel="probability", title="top-3 predictions")
     ax_bars.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    return fig
+
+
+def parity_curves(runs: dict) -> plt.Figure:
+    """Loss curves of NumPy and Keras trained side by side, and how far apart they are.
+
+    ``runs`` maps a label to a :func:`cifar_mlp.keras_mirror.parity_run` report. Left:
+    the loss per step of each run in both frameworks (NumPy solid, Keras dotted on
+    top). Right: the relative difference per step, log scale; for reports made with
+    ``reference=True``, also NumPy float32 against NumPy float64 (dashed), the rounding
+    yardstick.
+    """
+    fig, (ax_loss, ax_diff) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (label, report), color in zip(runs.items(), plt.cm.tab10.colors):
+        steps = np.arange(1, report["steps"] + 1)
+        ax_loss.plot(steps, report["numpy_loss"], "-", color=color, linewidth=2.5, alpha=0.5,
+                     label=f"{label}: NumPy")
+        ax_loss.plot(steps, report["keras_loss"], ":", color=color, linewidth=1.5,
+                     label=f"{label}: Keras")
+        floor = np.finfo(np.float64).eps / 2  # an exact match still shows on a log scale
+        ax_diff.semilogy(steps, np.maximum(report["relative_difference"], floor), "-",
+                         color=color, label=f"{label}: NumPy vs Keras")
+        if "rounding_drift" in report:
+            ax_diff.semilogy(steps, np.maximum(report["rounding_drift"], floor), "--",
+                             color=color, label=f"{label}: NumPy float32 vs float64")
+    ax_loss.set(title="Training loss per step, same weights and batches", xlabel="step",
+                ylabel="loss (penalties included)")
+    ax_diff.set(title="Relative difference per step (log scale)", xlabel="step",
+                ylabel="|a - b| / |b|")
+    for ax in (ax_loss, ax_diff):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def framework_comparison(pairs: dict) -> plt.Figure:
+    """Test accuracy and seconds per epoch of each recipe in NumPy and in Keras.
+
+    ``pairs`` maps a recipe label to ``(numpy_result, keras_result)``, results as
+    written to ``results/*.json``.
+    """
+    fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(11, 3.8))
+    labels = list(pairs)
+    positions = np.arange(len(labels))
+    width = 0.38
+    for offset, index, framework, color in ((-width / 2, 0, "NumPy", "tab:blue"),
+                                            (width / 2, 1, "Keras", "tab:orange")):
+        accuracy = [pairs[label][index]["test_accuracy"] for label in labels]
+        seconds = [pairs[label][index]["seconds_per_epoch"] for label in labels]
+        bars = ax_acc.bar(positions + offset, accuracy, width, color=color, label=framework)
+        ax_acc.bar_label(bars, labels=[f"{a:.1%}" for a in accuracy], fontsize=7)
+        bars = ax_time.bar(positions + offset, seconds, width, color=color, label=framework)
+        ax_time.bar_label(bars, labels=[f"{s:.1f}" for s in seconds], fontsize=7)
+    ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax_acc.set(title="Test accuracy", xlabel="recipe", ylabel="accuracy", ylim=(0, 1))
+    ax_time.set(title="Training time per epoch (median)", xlabel="recipe", ylabel="seconds")
+    for ax in (ax_acc, ax_time):
+        ax.set_xticks(positions, labels, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def step_time(bench: dict) -> plt.Figure:
+    """Where one NumPy training step spends its time, from ``results/bench.json``.
+
+    Bars: the step's matrix products at the measured matmul peak (the least they can
+    take), each element-wise part as timed on its own, and the optimizer update; the
+    dashed line is the whole step as measured.
+    """
+    peak = bench["peak_gflops_after_step_timing"] * 1e9
+    parts = {"matrix products at peak": bench["network"]["matmul_flops_per_step"]["total"] / peak}
+    for name, seconds in bench["breakdown_best_seconds"].items():
+        if name.startswith(("bias", "relu", "softmax", "optimizer")):
+            parts[name.split(" (")[0].replace("_", " ")] = seconds
+    step = bench["train_step"]["train_step"]["best_seconds"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    names = list(parts)
+    ax.barh(names, [parts[n] * 1e3 for n in names], color="tab:blue")
+    ax.axvline(step * 1e3, color="black", linestyle="--",
+               label=f"whole train step, measured: {step * 1e3:.1f} ms")
+    ax.invert_yaxis()
+    ax.set(title="One training step of 3072-1024-512-10 at batch 128, part by part",
+           xlabel="milliseconds (best of repeated timings)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
     return fig

@@ -20,6 +20,7 @@ HEADLINE = [
     ("seed_gray", "Seed network, grayscale (1024-512-256-10)"),
     ("seed_rgb", "Seed network, colour (3072-1024-256-10)"),
     ("best", "Best from-scratch recipe"),
+    ("seed_keras", "Seed's Keras network (3072-1024-512-256-128-10)"),
 ]
 
 
@@ -68,9 +69,6 @@ def main(argv) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
 
 def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
     """When, where and how long each committed notebook ran (from its provenance stamp)."""
@@ -97,3 +95,77 @@ def training_table(results: dict | None = None) -> str:
             lines.append(f"| {name} | {result['epochs']} | {result['seconds_per_epoch']:.1f} | "
                          f"{result['training_seconds'] / 60:.1f} | {result.get('machine', '')} |")
     return "\n".join(lines)
+
+
+def framework_table(results: dict | None = None) -> str:
+    """NumPy against Keras, recipe by recipe, for the models trained in both frameworks."""
+    results = load_results() if results is None else results
+    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | difference (points) | "
+             "best epoch, NumPy / Keras | s/epoch, NumPy | s/epoch, Keras | NumPy / Keras time | "
+             "parameters, NumPy / Keras |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label, ours, theirs in headline_rows(results):
+        if theirs is None:
+            continue
+        lines.append(
+            f"| {label} | {ours['test_accuracy']:.1%} | {theirs['test_accuracy']:.1%} | "
+            f"{(ours['test_accuracy'] - theirs['test_accuracy']) * 100:+.1f} | "
+            f"{ours['best_epoch']} / {theirs['best_epoch']} | {ours['seconds_per_epoch']:.1f} | "
+            f"{theirs['seconds_per_epoch']:.1f} | "
+            f"{ours['seconds_per_epoch'] / theirs['seconds_per_epoch']:.2f} | "
+            f"{ours['parameters']:,} / {theirs['parameters']:,} |")
+    return "\n".join(lines)
+
+
+def bench_table(bench: dict) -> str:
+    """The measurements of ``make bench`` (``results/bench.json``) against their targets."""
+    ratios, targets, met = bench["ratios"], bench["targets"], bench["targets_met"]
+    step = bench["train_step"]
+    rows = [
+        ("float32 matrix-product peak, the network's shapes",
+         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s", "", ""),
+        ("loss and gradients of a step, fraction of peak",
+         f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}", "", ""),
+        ("whole train step (with the optimizer update), fraction of peak",
+         f"{ratios['train_step_fraction_of_peak']:.2f} "
+         f"({step['train_step']['best_seconds'] * 1e3:.1f} ms)",
+         f"at least {targets['train_step_fraction_of_peak']}", met["train_step_fraction_of_peak"]),
+        ("NumPy epoch / Keras epoch",
+         f"{bench['numpy_epoch_train']['median_seconds']:.1f} s / "
+         f"{bench['keras_epoch']['median_seconds']:.1f} s = {ratios['numpy_over_keras_epoch']:.2f}",
+         f"at most {targets['numpy_over_keras_epoch']}", met["numpy_over_keras_epoch"]),
+        ("seed-style float64 trainer / NumPy, per epoch",
+         f"{ratios['seed_style_over_numpy']:.1f}x",
+         f"at least {targets['seed_style_over_numpy']}x", met["seed_style_over_numpy"]),
+    ]
+    lines = [f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
+             f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
+             f"other processes used {bench['contention']['others_cpu_share']:.1%} of the CPU.", "",
+             "| measure | result | target | met |", "|---|---|---|---|"]
+    for measure, result, target, ok in rows:
+        verdict = "" if target == "" else ("yes" if ok else "no")
+        lines.append(f"| {measure} | {result} | {target} | {verdict} |")
+    return "\n".join(lines)
+
+
+def ablation_table(results: dict | None = None) -> str:
+    """Chapter 3's ablation: validation accuracy as each ingredient is added."""
+    from .experiments import ABLATION_STEPS
+
+    results = load_results() if results is None else results
+    lines = ["| ingredient | validation accuracy | change (points) | epochs | s/epoch | parameters |",
+             "|---|---|---|---|---|---|"]
+    previous = None
+    for i, (label, _, _) in enumerate(ABLATION_STEPS):
+        result = results.get(f"ablation_{i}")
+        if result is None:
+            continue
+        change = "" if previous is None else f"{(result['val_accuracy'] - previous) * 100:+.1f}"
+        lines.append(f"| {label} | {result['val_accuracy']:.1%} | {change} | {result['epochs']} | "
+                     f"{result['seconds_per_epoch']:.1f} | {result['parameters']:,} |")
+        previous = result["val_accuracy"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

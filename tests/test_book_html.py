@@ -76,3 +76,32 @@ def test_reproduce_page_lists_the_notebooks(book):
     reproduce = page(html_dir, "book/reproduce")
     for chapter in CHAPTERS:
         assert chapter in reproduce
+
+
+def test_every_notebook_is_a_chapter_in_the_table_of_contents():
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [entry["file"] for entry in toc["chapters"]]
+    assert [f for f in files if f.startswith("notebooks/")] == [f"notebooks/{c}" for c in CHAPTERS]
+
+
+def test_no_page_shows_an_unresolved_glue_role(book):
+    html_dir, _ = book
+    for path in html_dir.rglob("*.html"):
+        assert "{glue" not in path.read_text(), f"{path.name} shows a raw glue role"
+
+
+def test_keras_chapter_glues_its_parity_and_accuracy_numbers(book):
+    html_dir, _ = book
+    chapter = page(html_dir, "notebooks/04_keras_benchmark")
+    assert re.search(r"gradients agree to\s*<span[^>]*>[^<]*\de-\d+", chapter, re.S)
+    assert re.search(r"within\s*<span[^>]*>[^<]*\d\.\d", chapter, re.S)
+
+
+def test_results_page_shows_every_table_and_the_comparison_figure(book):
+    html_dir, _ = book
+    results = page(html_dir, "book/results")
+    for header in ("test accuracy, NumPy", "difference (points)", "validation accuracy",
+                   "matrix-product peak"):
+        assert header in results, header
+    assert "<img" in results
+    assert "output traceback" not in results

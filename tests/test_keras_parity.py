@@ -189,7 +189,7 @@ def test_train_keras_writes_the_keys_of_run(rgb, tmp_path):
     recipe = Recipe("tiny", hidden=(32,), batchnorm=True, dropout=0.1, optimizer="adam",
                     lr=1e-3, schedule="plateau", epochs=3, patience=2)
     ours = run(recipe, rgb, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    theirs = km.train_keras(recipe, rgb, max_epochs=2, results_dir=tmp_path)
+    theirs = km.train_keras(recipe, rgb, max_epochs=2, results_dir=tmp_path, weights_dir=tmp_path)
     written = json.loads((tmp_path / "keras_tiny.json").read_text())
     numpy_written = json.loads((tmp_path / "tiny.json").read_text())
     assert set(numpy_written) - {"framework"} <= set(written)
@@ -198,3 +198,18 @@ def test_train_keras_writes_the_keys_of_run(rgb, tmp_path):
     assert written["parameters"] == numpy_written["parameters"]
     assert written["seconds_per_epoch"] == np.median(written["history"]["seconds"])
     assert 0.1 < theirs["test_accuracy"] <= 1 and theirs["n_test"] == len(rgb.x_test)
+
+
+def test_train_keras_reloads_a_trained_recipe_and_retrains_a_changed_one(rgb, tmp_path):
+    recipe = Recipe("tiny", hidden=(16,), epochs=2, patience=None)
+    settings = dict(results_dir=tmp_path, weights_dir=tmp_path)
+    first = km.train_keras(recipe, rgb, **settings)
+    (tmp_path / "keras_tiny.json").unlink()
+    again = km.train_keras(recipe, rgb, **settings)  # reloaded: same weights, same history
+    assert (tmp_path / "keras_tiny.json").is_file()
+    assert again["history"] == first["history"]
+    assert again["test_accuracy"] == first["test_accuracy"]
+    for a, b in zip(first["model"].get_weights(), again["model"].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    changed = km.train_keras(replace(recipe, lr=0.02), rgb, **settings)  # another key: trains
+    assert changed["history"].seconds != first["history"].seconds

@@ -143,3 +143,23 @@ def test_bad_arguments():
         Adam().step({"b": np.zeros(2)}, {"b": np.zeros(3)})
     with pytest.raises(ValueError, match="momentum"):
         SGD(0.1, momentum=1.5)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9, nesterov=True), Adam])
+def test_threaded_update_equals_one_thread_bit_for_bit(make, monkeypatch):
+    from cifar_mlp import optim
+
+    rng = np.random.default_rng(1)
+    shapes = {"W1": (1100, 1000), "b1": (1000,), "W2": (1000, 10), "b2": (10,)}  # 10 slices
+    start = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
+    grads = [{k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
+             for _ in range(3)]
+    finals = []
+    for threads in (1, 4):
+        monkeypatch.setattr(optim, "THREADS", threads)
+        params, optimizer = {k: v.copy() for k, v in start.items()}, make()
+        for g in grads:
+            optimizer.step(params, g)
+        finals.append(params)
+    for name in shapes:
+        np.testing.assert_array_equal(finals[0][name], finals[1][name])

@@ -36,3 +36,32 @@ def test_training_table_reads_the_training_time(tmp_path):
     (tmp_path / "best.json").write_text(json.dumps(result))
     table = report.training_table(report.load_results(tmp_path))
     assert "| best | 3 | 2.0 | 6.5 | x |" in table
+
+
+def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
+    result = {"test_accuracy": 0.61, "best_epoch": 9, "seconds_per_epoch": 6.0, "parameters": 1234}
+    (tmp_path / "seed_rgb.json").write_text(json.dumps(result))
+    (tmp_path / "keras_seed_rgb.json").write_text(json.dumps(
+        {**result, "test_accuracy": 0.605, "best_epoch": 11, "seconds_per_epoch": 12.0}))
+    (tmp_path / "best.json").write_text(json.dumps(result))  # no Keras twin: no row
+    table = report.framework_table(report.load_results(tmp_path))
+    assert "| Seed network, colour (3072-1024-256-10) | 61.0% | 60.5% | +0.5 | 9 / 11 | 6.0 | 12.0 | 0.50 | 1,234 / 1,234 |" in table
+    assert "Best from-scratch" not in table
+
+
+def test_bench_table_reports_the_committed_measurements_against_their_targets():
+    bench = json.loads((report.RESULTS_DIR / "bench.json").read_text())
+    table = report.bench_table(bench)
+    ratio = bench["ratios"]["numpy_over_keras_epoch"]
+    verdict = "yes" if bench["targets_met"]["numpy_over_keras_epoch"] else "no"
+    assert f"= {ratio:.2f} | at most {bench['targets']['numpy_over_keras_epoch']} | {verdict} |" in table
+    assert f"{bench['ratios']['seed_style_over_numpy']:.1f}x" in table
+
+
+def test_ablation_table_shows_each_step_and_its_change(tmp_path):
+    for i, accuracy in enumerate((0.5, 0.55)):
+        (tmp_path / f"ablation_{i}.json").write_text(json.dumps(
+            {"val_accuracy": accuracy, "epochs": 10, "seconds_per_epoch": 8.0, "parameters": 1234}))
+    table = report.ablation_table(report.load_results(tmp_path))
+    assert "| seed network, raw [0, 1] inputs | 50.0% |  | 10 | 8.0 | 1,234 |" in table
+    assert "| + standardization | 55.0% | +5.0 | 10 | 8.0 | 1,234 |" in table
