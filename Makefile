@@ -34,7 +34,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 book: $(INSTALLED)
 	$(PY) -m cifar_mlp.profiles
-	$(VENV)/bin/jupyter-book build --keep-going .
+	$(VENV)/bin/jupyter-book build --all --keep-going .
 	@echo "The book is in _build/html/index.html"
 
 test: $(INSTALLED)

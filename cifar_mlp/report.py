@@ -37,18 +37,24 @@ def headline_rows(results: dict) -> list:
 
 
 def markdown_table(results: dict) -> str:
-    """The headline table in Markdown."""
-    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | epochs | s/epoch, NumPy | parameters | data |",
-             "|---|---|---|---|---|---|---|"]
+    """The headline table in Markdown, followed by a line naming the data and its splits."""
+    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | epochs | s/epoch, NumPy | parameters |",
+             "|---|---|---|---|---|---|"]
+    splits = []
     for label, numpy_result, keras_result in headline_rows(results):
         keras = f"{keras_result['test_accuracy']:.1%}" if keras_result else "–"
         lines.append(
             f"| {label} | {numpy_result['test_accuracy']:.1%} | {keras} | "
             f"{numpy_result['epochs']} | {numpy_result['seconds_per_epoch']:.1f} | "
-            f"{numpy_result['parameters']:,} | {numpy_result['data']} "
-            f"({numpy_result['n_train']:,} / {numpy_result['n_val']:,} / {numpy_result['n_test']:,}) |")
+            f"{numpy_result['parameters']:,} |")
+        split = (f"{numpy_result['data']} data set: {numpy_result['n_train']:,} training, "
+                 f"{numpy_result['n_val']:,} validation and {numpy_result['n_test']:,} test images")
+        if split not in splits:
+            splits.append(split)
     if len(lines) == 2:
-        lines.append("| (no results yet: run `make notebooks`) | | | | | | |")
+        lines.append("| (no results yet: run `make notebooks`) | | | | | |")
+    else:
+        lines += ["", "Trained and tested on the " + "; ".join(splits) + "."]
     return "\n".join(lines)
 
 
@@ -100,20 +106,19 @@ def training_table(results: dict | None = None) -> str:
 def framework_table(results: dict | None = None) -> str:
     """NumPy against Keras, recipe by recipe, for the models trained in both frameworks."""
     results = load_results() if results is None else results
-    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | difference (points) | "
-             "best epoch, NumPy / Keras | s/epoch, NumPy | s/epoch, Keras | NumPy / Keras time | "
-             "parameters, NumPy / Keras |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | test accuracy, NumPy / Keras | difference (points) | "
+             "best epoch, NumPy / Keras | s/epoch, NumPy / Keras | parameters |",
+             "|---|---|---|---|---|---|"]
     for label, ours, theirs in headline_rows(results):
         if theirs is None:
             continue
+        parameters = (f"{ours['parameters']:,}" if ours["parameters"] == theirs["parameters"]
+                      else f"{ours['parameters']:,} / {theirs['parameters']:,}")
         lines.append(
-            f"| {label} | {ours['test_accuracy']:.1%} | {theirs['test_accuracy']:.1%} | "
+            f"| {label} | {ours['test_accuracy']:.1%} / {theirs['test_accuracy']:.1%} | "
             f"{(ours['test_accuracy'] - theirs['test_accuracy']) * 100:+.1f} | "
-            f"{ours['best_epoch']} / {theirs['best_epoch']} | {ours['seconds_per_epoch']:.1f} | "
-            f"{theirs['seconds_per_epoch']:.1f} | "
-            f"{ours['seconds_per_epoch'] / theirs['seconds_per_epoch']:.2f} | "
-            f"{ours['parameters']:,} / {theirs['parameters']:,} |")
+            f"{ours['best_epoch']} / {theirs['best_epoch']} | "
+            f"{ours['seconds_per_epoch']:.1f} / {theirs['seconds_per_epoch']:.1f} | {parameters} |")
     return "\n".join(lines)
 
 

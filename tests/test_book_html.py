@@ -105,3 +105,12 @@ def test_results_page_shows_every_table_and_the_comparison_figure(book):
         assert header in results, header
     assert "<img" in results
     assert "output traceback" not in results
+
+
+def test_math_is_rendered_by_a_mathjax_shipped_with_the_book(book):
+    """Formulas must render offline: MathJax comes from _static/, not from a CDN."""
+    html_dir, _ = book
+    chapter = page(html_dir, "notebooks/02_mlp_math")
+    assert "_static/mathjax/tex-chtml.js" in chapter
+    assert "cdn.jsdelivr.net/npm/mathjax" not in chapter
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
