@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from .data import REPO_DIR
-from .experiments import RESULTS_DIR
+from .experiments import ABLATION_STEPS, RESULTS_DIR
+from .provenance import STAMP_KEY
 
 README = REPO_DIR / "README.md"
 BEGIN, END = "<!-- results table: begin -->", "<!-- results table: end -->"
@@ -36,26 +37,29 @@ def headline_rows(results: dict) -> list:
             for name, label in HEADLINE if name in results]
 
 
+def _table(header: list, rows: list) -> str:
+    """A Markdown table: the header, its separator and one line per row of cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def markdown_table(results: dict) -> str:
     """The headline table in Markdown, followed by a line naming the data and its splits."""
-    lines = ["| model | test accuracy, NumPy | test accuracy, Keras | epochs | s/epoch, NumPy | parameters |",
-             "|---|---|---|---|---|---|"]
-    splits = []
-    for label, numpy_result, keras_result in headline_rows(results):
-        keras = f"{keras_result['test_accuracy']:.1%}" if keras_result else "–"
-        lines.append(
-            f"| {label} | {numpy_result['test_accuracy']:.1%} | {keras} | "
-            f"{numpy_result['epochs']} | {numpy_result['seconds_per_epoch']:.1f} | "
-            f"{numpy_result['parameters']:,} |")
-        split = (f"{numpy_result['data']} data set: {numpy_result['n_train']:,} training, "
-                 f"{numpy_result['n_val']:,} validation and {numpy_result['n_test']:,} test images")
+    header = ["model", "test accuracy, NumPy", "test accuracy, Keras", "epochs", "s/epoch, NumPy",
+              "parameters"]
+    rows, splits = [], []
+    for label, ours, theirs in headline_rows(results):
+        rows.append([label, f"{ours['test_accuracy']:.1%}",
+                     f"{theirs['test_accuracy']:.1%}" if theirs else "–", ours["epochs"],
+                     f"{ours['seconds_per_epoch']:.1f}", f"{ours['parameters']:,}"])
+        split = (f"{ours['data']} data set: {ours['n_train']:,} training, "
+                 f"{ours['n_val']:,} validation and {ours['n_test']:,} test images")
         if split not in splits:
             splits.append(split)
-    if len(lines) == 2:
-        lines.append("| (no results yet: run `make notebooks`) | | | | | |")
-    else:
-        lines += ["", "Trained and tested on the " + "; ".join(splits) + "."]
-    return "\n".join(lines)
+    if not rows:
+        return _table(header, [["(no results yet: run `make notebooks`)"] + [""] * 5])
+    return _table(header, rows) + "\n\nTrained and tested on the " + "; ".join(splits) + "."
 
 
 def readme_with_table(readme: str, table: str) -> str:
@@ -75,101 +79,88 @@ def main(argv) -> int:
     return 0
 
 
-
 def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
     """When, where and how long each committed notebook ran (from its provenance stamp)."""
-    from .provenance import STAMP_KEY
-
-    lines = ["| notebook | data | executed | machine | minutes |", "|---|---|---|---|---|"]
+    rows = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         stamp = json.loads(path.read_text())["metadata"].get(STAMP_KEY)
-        if stamp:
-            lines.append(f"| {path.stem} | {stamp['data']} | {stamp['executed']} | "
-                         f"{stamp['machine']} | {stamp['seconds'] / 60:.1f} |")
-        else:
-            lines.append(f"| {path.stem} | never executed by `make notebooks` | | | |")
-    return "\n".join(lines)
+        rows.append([path.stem, stamp["data"], stamp["executed"], stamp["machine"],
+                     f"{stamp['seconds'] / 60:.1f}"] if stamp else
+                    [path.stem, "never executed by `make notebooks`", "", "", ""])
+    return _table(["notebook", "data", "executed", "machine", "minutes"], rows)
 
 
 def training_table(results: dict | None = None) -> str:
     """How long each model trained, from its results file."""
     results = load_results() if results is None else results
-    lines = ["| model | epochs | seconds per epoch (median) | training minutes | machine |",
-             "|---|---|---|---|---|"]
-    for name, result in results.items():
-        if "training_seconds" in result:
-            lines.append(f"| {name} | {result['epochs']} | {result['seconds_per_epoch']:.1f} | "
-                         f"{result['training_seconds'] / 60:.1f} | {result.get('machine', '')} |")
-    return "\n".join(lines)
+    rows = [[name, result["epochs"], f"{result['seconds_per_epoch']:.1f}",
+             f"{result['training_seconds'] / 60:.1f}", result.get("machine", "")]
+            for name, result in results.items() if "training_seconds" in result]
+    return _table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
+                  rows)
 
 
 def framework_table(results: dict | None = None) -> str:
     """NumPy against Keras, recipe by recipe, for the models trained in both frameworks."""
     results = load_results() if results is None else results
-    lines = ["| model | test accuracy, NumPy / Keras | difference (points) | "
-             "best epoch, NumPy / Keras | s/epoch, NumPy / Keras | parameters |",
-             "|---|---|---|---|---|---|"]
+    rows = []
     for label, ours, theirs in headline_rows(results):
         if theirs is None:
             continue
         parameters = (f"{ours['parameters']:,}" if ours["parameters"] == theirs["parameters"]
                       else f"{ours['parameters']:,} / {theirs['parameters']:,}")
-        lines.append(
-            f"| {label} | {ours['test_accuracy']:.1%} / {theirs['test_accuracy']:.1%} | "
-            f"{(ours['test_accuracy'] - theirs['test_accuracy']) * 100:+.1f} | "
-            f"{ours['best_epoch']} / {theirs['best_epoch']} | "
-            f"{ours['seconds_per_epoch']:.1f} / {theirs['seconds_per_epoch']:.1f} | {parameters} |")
-    return "\n".join(lines)
+        rows.append([label, f"{ours['test_accuracy']:.1%} / {theirs['test_accuracy']:.1%}",
+                     f"{(ours['test_accuracy'] - theirs['test_accuracy']) * 100:+.1f}",
+                     f"{ours['best_epoch']} / {theirs['best_epoch']}",
+                     f"{ours['seconds_per_epoch']:.1f} / {theirs['seconds_per_epoch']:.1f}",
+                     parameters])
+    return _table(["model", "test accuracy, NumPy / Keras", "difference (points)",
+                   "best epoch, NumPy / Keras", "s/epoch, NumPy / Keras", "parameters"], rows)
 
 
 def bench_table(bench: dict) -> str:
     """The measurements of ``make bench`` (``results/bench.json``) against their targets."""
     ratios, targets, met = bench["ratios"], bench["targets"], bench["targets_met"]
-    step = bench["train_step"]
+    step_ms = bench["train_step"]["train_step"]["best_seconds"] * 1e3
+
+    def verdict(name):
+        return "yes" if met[name] else "no"
+
     rows = [
-        ("float32 matrix-product peak, the network's shapes",
-         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s", "", ""),
-        ("loss and gradients of a step, fraction of peak",
-         f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}", "", ""),
-        ("whole train step (with the optimizer update), fraction of peak",
-         f"{ratios['train_step_fraction_of_peak']:.2f} "
-         f"({step['train_step']['best_seconds'] * 1e3:.1f} ms)",
-         f"at least {targets['train_step_fraction_of_peak']}", met["train_step_fraction_of_peak"]),
-        ("NumPy epoch / Keras epoch",
+        ["float32 matrix-product peak, the network's shapes",
+         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s", "", ""],
+        ["loss and gradients of a step, fraction of peak",
+         f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}", "", ""],
+        ["whole train step (with the optimizer update), fraction of peak",
+         f"{ratios['train_step_fraction_of_peak']:.2f} ({step_ms:.1f} ms)",
+         f"at least {targets['train_step_fraction_of_peak']}", verdict("train_step_fraction_of_peak")],
+        ["NumPy epoch / Keras epoch",
          f"{bench['numpy_epoch_train']['median_seconds']:.1f} s / "
          f"{bench['keras_epoch']['median_seconds']:.1f} s = {ratios['numpy_over_keras_epoch']:.2f}",
-         f"at most {targets['numpy_over_keras_epoch']}", met["numpy_over_keras_epoch"]),
-        ("seed-style float64 trainer / NumPy, per epoch",
-         f"{ratios['seed_style_over_numpy']:.1f}x",
-         f"at least {targets['seed_style_over_numpy']}x", met["seed_style_over_numpy"]),
+         f"at most {targets['numpy_over_keras_epoch']}", verdict("numpy_over_keras_epoch")],
+        ["seed-style float64 trainer / NumPy, per epoch", f"{ratios['seed_style_over_numpy']:.1f}x",
+         f"at least {targets['seed_style_over_numpy']}x", verdict("seed_style_over_numpy")],
     ]
-    lines = [f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
-             f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
-             f"other processes used {bench['contention']['others_cpu_share']:.1%} of the CPU.", "",
-             "| measure | result | target | met |", "|---|---|---|---|"]
-    for measure, result, target, ok in rows:
-        verdict = "" if target == "" else ("yes" if ok else "no")
-        lines.append(f"| {measure} | {result} | {target} | {verdict} |")
-    return "\n".join(lines)
+    measured = (f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
+                f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
+                f"other processes used {bench['contention']['others_cpu_share']:.1%} of the CPU.")
+    return measured + "\n\n" + _table(["measure", "result", "target", "met"], rows)
 
 
 def ablation_table(results: dict | None = None) -> str:
     """Chapter 3's ablation: validation accuracy as each ingredient is added."""
-    from .experiments import ABLATION_STEPS
-
     results = load_results() if results is None else results
-    lines = ["| ingredient | validation accuracy | change (points) | epochs | s/epoch | parameters |",
-             "|---|---|---|---|---|---|"]
-    previous = None
+    rows, previous = [], None
     for i, (label, _, _) in enumerate(ABLATION_STEPS):
         result = results.get(f"ablation_{i}")
         if result is None:
             continue
         change = "" if previous is None else f"{(result['val_accuracy'] - previous) * 100:+.1f}"
-        lines.append(f"| {label} | {result['val_accuracy']:.1%} | {change} | {result['epochs']} | "
-                     f"{result['seconds_per_epoch']:.1f} | {result['parameters']:,} |")
+        rows.append([label, f"{result['val_accuracy']:.1%}", change, result["epochs"],
+                     f"{result['seconds_per_epoch']:.1f}", f"{result['parameters']:,}"])
         previous = result["val_accuracy"]
-    return "\n".join(lines)
+    return _table(["ingredient", "validation accuracy", "change (points)", "epochs", "s/epoch",
+                   "parameters"], rows)
 
 
 if __name__ == "__main__":
