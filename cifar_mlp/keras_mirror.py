@@ -616,9 +616,10 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
             f"epoch {history.best_epoch}")
     else:
         history.stop_reason = f"completed {recipe.epochs} epochs"
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(weights, *model.get_weights())
-    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
+    if not history.stop_reason.startswith("diverged"):  # a diverged run is not worth reloading
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(weights, *model.get_weights())
+        saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
     return _finish_keras(recipe, prepared, model, history, seconds, results_dir,
                          same_initial_weights)
 

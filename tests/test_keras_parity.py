@@ -213,3 +213,10 @@ def test_train_keras_reloads_a_trained_recipe_and_retrains_a_changed_one(rgb, tm
         np.testing.assert_array_equal(a, b)
     changed = km.train_keras(replace(recipe, lr=0.02), rgb, **settings)  # another key: trains
     assert changed["history"].seconds != first["history"].seconds
+
+
+def test_a_diverged_keras_run_is_reported_and_not_kept_for_reloading(rgb, tmp_path):
+    recipe = Recipe("exploding", hidden=(16,), lr=1e6, epochs=3, patience=None)
+    result = km.train_keras(recipe, rgb, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert result["history"].stop_reason == "diverged (NaN loss)"
+    assert not list(tmp_path.rglob("keras_exploding.npz"))
