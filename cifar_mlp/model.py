@@ -34,7 +34,6 @@ def init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator)
     raise ValueError(f"init: expected one of {INITS}, got {init!r}")
 
 
-
 SLICE = 1 << 16
 
 
@@ -43,11 +42,12 @@ def sum_of_squares(w: np.ndarray) -> float:
 
     BLAS's float32 dot product (``np.vdot``) accumulates in float32: over a 3072x1024
     matrix it is off by about 1e-5, relative. Dot products of slices of 65,536
-    entries, added up in float64, cost the same and are accurate to about 1e-7.
+    entries, added up in float64, cost about the same and are accurate to about 1e-7.
     """
     flat = np.reshape(w, -1)
     return sum(float(np.vdot(flat[s:s + SLICE], flat[s:s + SLICE]))
                for s in range(0, flat.size, SLICE))
+
 
 class MLP:
     """A fully connected network for classification, with its forward and backward passes.
