@@ -116,12 +116,15 @@ class Adam:
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
         self.t += 1
+        alphas = {}  # the step size, once per dtype, computed in that dtype as Keras does
+        for dtype in {w.dtype for w in params.values()}:
+            cast, t = dtype.type, dtype.type(self.t)
+            alphas[dtype] = (cast(self.lr) * np.sqrt(1 - cast(self.beta2) ** t)
+                             / (1 - cast(self.beta1) ** t))
 
         def update(w, g, m, v):
-            cast = w.dtype.type  # every constant in the parameter's dtype, as Keras does
-            t = cast(self.t)
-            alpha = cast(self.lr) * np.sqrt(1 - cast(self.beta2) ** t) / (1 - cast(self.beta1) ** t)
+            cast = w.dtype.type  # every constant in the parameter's dtype
             m += (g - m) * cast(1 - self.beta1)
             v += (g * g - v) * cast(1 - self.beta2)
-            w -= m * alpha / (np.sqrt(v) + cast(self.eps))
+            w -= m * alphas[w.dtype] / (np.sqrt(v) + cast(self.eps))
         for_each_chunk(update, params, grads, self.m, self.v)
