@@ -5,6 +5,8 @@ Every figure has a title, labelled axes and, where classes appear, their names.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -302,7 +304,7 @@ def framework_comparison(pairs: dict) -> plt.Figure:
     ax_acc.set(title="Test accuracy", xlabel="recipe", ylabel="accuracy", ylim=(0, 1))
     ax_time.set(title="Training time per epoch (median)", xlabel="recipe", ylabel="seconds")
     for ax in (ax_acc, ax_time):
-        ax.set_xticks(positions, labels, fontsize=8)
+        ax.set_xticks(positions, [textwrap.fill(label, 16) for label in labels], fontsize=8)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
