@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from .experiments import RESULTS_DIR, WEIGHTS_DIR, Recipe, build, result_record, write_result
 from .model import MLP
-from .train import History, ReduceOnPlateau, augment
+from .train import History, ReduceOnPlateau, augment, score_logits
 
 # The seed project's own Keras network, for reference: 3072-1024-512-256-128-10 with
 # BatchNorm and dropout 0.3, Adam 5e-4, batch 128, up to 50 epochs, patience 5. Its
@@ -499,10 +499,8 @@ def evaluation_dataset(x, y=None, batch_size: int = EVAL_BATCH):
 def evaluate_keras(keras_model, x, y) -> tuple[float, float]:
     """Plain cross-entropy and accuracy in inference mode, as :func:`cifar_mlp.train.evaluate`."""
     logits = keras_model.predict(evaluation_dataset(x), verbose=0).astype(np.float64)
-    y = np.asarray(y)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(len(y)), y].mean()), float((logits.argmax(axis=1) == y).mean())
+    loss_sum, correct = score_logits(logits, np.asarray(y))
+    return loss_sum / len(logits), correct / len(logits)
 
 
 def _epoch_recorder(keras, history: History, bar):

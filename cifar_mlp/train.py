@@ -222,6 +222,13 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def score_logits(logits: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """The summed plain cross-entropy (in float64) and the number of correct predictions."""
+    log_p = _log_softmax(logits)
+    loss_sum = -float(log_p[np.arange(len(labels)), labels].sum(dtype=np.float64))
+    return loss_sum, int((logits.argmax(axis=1) == labels).sum())
+
+
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``: ``(loss, accuracy)``.
 
@@ -239,11 +246,10 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tup
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        logits = model.forward(x[start:start + batch_size])
-        labels = y[start:start + batch_size]
-        log_p = _log_softmax(logits)
-        loss_sum -= float(log_p[np.arange(len(labels)), labels].sum(dtype=np.float64))
-        correct += int((logits.argmax(axis=1) == labels).sum())
+        batch_loss, batch_correct = score_logits(model.forward(x[start:start + batch_size]),
+                                                 y[start:start + batch_size])
+        loss_sum += batch_loss
+        correct += batch_correct
     return loss_sum / len(x), correct / len(x)
 
 
