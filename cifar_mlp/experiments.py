@@ -99,13 +99,10 @@ def run(recipe: Recipe, prepared: Prepared, *, max_epochs: int | None = None,
         recipe = replace(recipe, epochs=min(recipe.epochs, max_epochs))
     key = recipe.key(prepared)
     weights = Path(weights_dir) / prepared.source / f"{recipe.name}.npz"
-    saved = weights.with_suffix(".json")
-    if not retrain and weights.is_file() and saved.is_file():
-        record = json.loads(saved.read_text())
-        if record.get("key") == key:
-            model = MLP.load(weights)
-            history = History(**record["history"])
-            return _finish(recipe, prepared, model, history, record["seconds"], results_dir)
+    record = None if retrain else saved_training(weights, key)
+    if record is not None:
+        return _finish(recipe, prepared, MLP.load(weights), record["history"], record["seconds"],
+                       results_dir)
 
     model, optimizer, schedule = build(recipe, prepared.n_features)
     started = time.perf_counter()
@@ -116,8 +113,28 @@ def run(recipe: Recipe, prepared: Prepared, *, max_epochs: int | None = None,
     seconds = time.perf_counter() - started
     weights.parent.mkdir(parents=True, exist_ok=True)
     model.save(weights)
-    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
+    save_training(weights, key, history, seconds)
     return _finish(recipe, prepared, model, history, seconds, results_dir)
+
+
+def saved_training(weights: Path, key: str) -> dict | None:
+    """What :func:`save_training` kept beside ``weights`` (``{"history": History,
+    "seconds": float}``), or None when the weights or the record are missing or belong
+    to another key (another recipe or data)."""
+    saved = Path(weights).with_suffix(".json")
+    if not (Path(weights).is_file() and saved.is_file()):
+        return None
+    record = json.loads(saved.read_text())
+    if record.get("key") != key:
+        return None
+    return {"history": History(**record["history"]), "seconds": record["seconds"]}
+
+
+def save_training(weights: Path, key: str, history: History, seconds: float) -> None:
+    """Keep a trained model's history and training time beside its weights file, under
+    ``key``, for :func:`saved_training`. Call it after the weights are written."""
+    saved = Path(weights).with_suffix(".json")
+    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
 
 
 def _finish(recipe, prepared, model, history, seconds, results_dir) -> dict:

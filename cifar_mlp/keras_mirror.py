@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .experiments import RESULTS_DIR, WEIGHTS_DIR, Recipe, build, result_record, write_result
+from .experiments import (RESULTS_DIR, WEIGHTS_DIR, Recipe, build, result_record, save_training,
+                          saved_training, write_result)
 from .model import MLP
 from .train import History, ReduceOnPlateau, augment, score_logits
 
@@ -564,16 +565,14 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
         recipe = replace(recipe, epochs=min(recipe.epochs, max_epochs))
     key = json.dumps([recipe.key(prepared), same_initial_weights, tf.__version__])
     weights = Path(weights_dir) / prepared.source / f"keras_{recipe.name}.npz"
-    saved = weights.with_suffix(".json")
     keras.utils.set_random_seed(recipe.seed)
     model, _ = build_keras(recipe, prepared.n_features)
-    if not retrain and weights.is_file() and saved.is_file():
-        record = json.loads(saved.read_text())
-        if record.get("key") == key:
-            with np.load(weights) as arrays:  # the layers' weights, in get_weights() order
-                model.set_weights([arrays[f"arr_{i}"] for i in range(len(arrays.files))])
-            return _finish_keras(recipe, prepared, model, History(**record["history"]),
-                                 record["seconds"], results_dir, same_initial_weights)
+    record = None if retrain else saved_training(weights, key)
+    if record is not None:
+        with np.load(weights) as arrays:  # the layers' weights, in get_weights() order
+            model.set_weights([arrays[f"arr_{i}"] for i in range(len(arrays.files))])
+        return _finish_keras(recipe, prepared, model, record["history"], record["seconds"],
+                             results_dir, same_initial_weights)
 
     mlp, _, schedule = build(recipe, prepared.n_features)
     if same_initial_weights:
@@ -617,7 +616,7 @@ def train_keras(recipe: Recipe, prepared, *, max_epochs: int | None = None,
     if not history.stop_reason.startswith("diverged"):  # a diverged run is not worth reloading
         weights.parent.mkdir(parents=True, exist_ok=True)
         np.savez(weights, *model.get_weights())
-        saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
+        save_training(weights, key, history, seconds)
     return _finish_keras(recipe, prepared, model, history, seconds, results_dir,
                          same_initial_weights)
 
