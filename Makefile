@@ -43,7 +43,7 @@ test: $(INSTALLED)
 
 notebooks: $(INSTALLED)
 	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
-	$(PY) -m cifar_mlp.report
+	$(PY) scripts/update_readme.py
 
 bench: $(INSTALLED)
 	$(PY) bench/bench.py

@@ -1,13 +1,15 @@
 """CIFAR-10 into NumPy: find it, verify it, parse the official binary format, cache it.
 
-Where :func:`load_cifar10` looks, in order:
+Where :func:`load_cifar10` looks, in order, given the caller's ``cache_dir`` (the
+book passes the repository's ``data/``):
 
-1. the decoded-array cache ``data/cifar10-uint8.npz`` (checked, rebuilt when damaged);
+1. the decoded-array cache ``cache_dir/cifar10-uint8.npz`` (checked, rebuilt when
+   damaged);
 2. a directory passed in, then the directory named by ``CIFAR10_DIR``;
-3. ``data/cifar-10-batches-bin/`` (an extracted archive), then
-   ``data/cifar-10-binary.tar.gz`` (extracted safely);
-4. a download of the official binary archive (retries, timeout, progress bar,
-   checksum verified before the file is kept).
+3. ``cache_dir/cifar-10-batches-bin/`` (an extracted archive), then
+   ``cache_dir/cifar-10-binary.tar.gz`` (extracted safely);
+4. a download of the official binary archive into ``cache_dir`` (retries, timeout,
+   progress bar, checksum verified before the file is kept): see :mod:`.download`.
 
 Only the *binary* version is read, with NumPy. The "python version" of CIFAR-10
 holds serialized Python objects, and deserializing a downloaded file can run
@@ -19,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,19 +31,11 @@ CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
-IMAGE_SHAPE = (32, 32, 3)
 RECORD_BYTES = 1 + 32 * 32 * 3  # one label byte, then the red, green and blue planes
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
 ARCHIVE_FOLDER = "cifar-10-batches-bin"  # the folder inside the official archive
 ARCHIVE_NAME = "cifar-10-binary.tar.gz"
-# Members of the official archive that are not data: extracted (meta) or skipped (readme).
-META_FILE = "batches.meta.txt"
-SKIPPED_MEMBERS = ("readme.html",)
-
-REPO_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_DIR / "data"
-SAMPLE_DIR = DATA_DIR / "sample"
 CACHE_NAME = "cifar10-uint8.npz"
 ENV_DIR = "CIFAR10_DIR"
 
@@ -102,14 +95,6 @@ class CIFAR10Error(RuntimeError):
 
 class ChecksumError(CIFAR10Error):
     """A file's bytes are not the expected ones."""
-
-
-class UnsafeArchiveError(CIFAR10Error):
-    """An archive member would be written outside its folder, or is not one we expect."""
-
-
-class DownloadError(CIFAR10Error):
-    """The archive could not be downloaded (network, HTTP status, checksum)."""
 
 
 class DataNotFoundError(CIFAR10Error):
@@ -249,109 +234,20 @@ def load_cache(path: Path, spec: DatasetSpec) -> CIFAR10 | None:
 
 
 # ---------------------------------------------------------------------------
-# The archive: safe extraction and download
-
-
-def extract_archive(archive: Path, target: Path, spec: DatasetSpec = OFFICIAL) -> Path:
-    """Extract the data files of ``archive`` into ``target/cifar-10-batches-bin``.
-
-    Every member is checked before anything is written: only the expected regular
-    files under ``cifar-10-batches-bin/``, no absolute path, no ``..``, no link or
-    device, none larger than ``spec.max_member_bytes``. Each data file is verified
-    against its md5 before it is renamed into place.
-    """
-    expected = {*spec.file_md5, META_FILE, *SKIPPED_MEMBERS}
-    folder = Path(target) / ARCHIVE_FOLDER
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        for member in members:
-            name = member.name
-            parts = Path(name).parts
-            if name.startswith(("/", "\\")) or ".." in parts:
-                raise UnsafeArchiveError(f"{archive}: member {name!r} escapes its folder")
-            if member.issym() or member.islnk():
-                raise UnsafeArchiveError(f"{archive}: member {name!r} is a link")
-            if member.isdir() and parts == (ARCHIVE_FOLDER,):
-                continue
-            if not member.isfile():
-                raise UnsafeArchiveError(f"{archive}: member {name!r} is not a regular file")
-            if len(parts) != 2 or parts[0] != ARCHIVE_FOLDER or parts[1] not in expected:
-                raise UnsafeArchiveError(f"{archive}: unexpected member {name!r}")
-            if member.size > spec.max_member_bytes:
-                raise UnsafeArchiveError(
-                    f"{archive}: member {name!r} is {member.size:,} bytes, "
-                    f"over the limit of {spec.max_member_bytes:,}"
-                )
-        folder.mkdir(parents=True, exist_ok=True)
-        for member in members:
-            name = Path(member.name).name
-            if not member.isfile() or name in SKIPPED_MEMBERS:
-                continue
-            _extract_member(tar, member, folder / name, spec.file_md5.get(name))
-    return folder
-
-
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path,
-                    md5: str | None) -> None:
-    """Copy one member to a temporary file, verify it, then rename it to ``dest``."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as out, tar.extractfile(member) as src:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                out.write(chunk)
-        if md5 is not None:
-            actual = md5_of(tmp)
-            if actual != md5:
-                raise ChecksumError(
-                    f"checksum mismatch for {member.name} in the archive: "
-                    f"expected md5 {md5}, got {actual}"
-                )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def download_archive(directory: Path, spec: DatasetSpec = OFFICIAL, *,
-                     retries: int = 2, timeout: float = 60.0,
-                     progressbar: bool = True) -> Path:
-    """Download ``spec.url`` into ``directory`` with pooch and return the file's path.
-
-    Pooch streams into a temporary file next to the target, checks the md5 and only
-    then renames it, so an interrupted or corrupt transfer leaves nothing behind.
-    """
-    import pooch
-    import requests
-
-    directory.mkdir(parents=True, exist_ok=True)
-    fetcher = pooch.create(
-        path=directory,
-        base_url="",
-        registry={ARCHIVE_NAME: f"md5:{spec.archive_md5}"},
-        urls={ARCHIVE_NAME: spec.url},
-        retry_if_failed=retries,
-    )
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
-    try:
-        return Path(fetcher.fetch(ARCHIVE_NAME, downloader=downloader))
-    except (requests.exceptions.RequestException, ValueError, OSError) as error:
-        raise DownloadError(f"download of {spec.url} failed: {error}") from error
-
-
-# ---------------------------------------------------------------------------
 # The one call
 
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, *,
+                 cache_dir: str | os.PathLike | None,
                  spec: DatasetSpec = OFFICIAL,
-                 cache_dir: str | os.PathLike | None = DATA_DIR,
                  download: bool = True, retries: int = 2,
                  timeout: float = 60.0) -> CIFAR10:
     """Return CIFAR-10's official split as uint8 arrays (see the module docstring).
 
     ``data_dir``: an extracted ``cifar-10-batches-bin`` folder to read first.
-    ``cache_dir``: where the archive, its extraction and the array cache live
-    (``data/`` of the repository); ``None`` reads without caching anything.
+    ``cache_dir`` (required): the folder where the archive, its extraction and the
+    array cache live, such as the repository's ``data/``; ``None`` reads only
+    ``data_dir`` and ``CIFAR10_DIR``, and caches and downloads nothing.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else None
     folders = []
@@ -383,33 +279,39 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, *,
 
 def _from_archive(cache_dir, spec, tried, download, retries, timeout) -> CIFAR10:
     """Extract the archive in ``cache_dir``, downloading it first when allowed."""
+    # Imported here, not at the top: download.py imports this module.
+    from .download import DownloadError, download_archive, extract_archive
+
     if cache_dir is None:
         tried.append("archive: no cache_dir to keep it in")
-        raise _not_found(spec, tried)
+        raise _not_found(spec, tried, cache_dir)
     archive = cache_dir / ARCHIVE_NAME
     if archive.is_file():
         verify_file(archive, spec.archive_md5)
     elif not download or spec.url is None:
         tried.append(f"archive {archive}: not there, and downloading is off")
-        raise _not_found(spec, tried)
+        raise _not_found(spec, tried, cache_dir)
     else:
         try:
             archive = download_archive(cache_dir, spec, retries=retries, timeout=timeout)
         except DownloadError as error:
             tried.append(f"archive {archive}: not there; {error}")
-            raise _not_found(spec, tried) from error
+            raise _not_found(spec, tried, cache_dir) from error
     return read_folder(extract_archive(archive, cache_dir, spec), spec)
 
 
-def _not_found(spec: DatasetSpec, tried: list) -> DataNotFoundError:
+def _not_found(spec: DatasetSpec, tried: list, cache_dir: Path | None) -> DataNotFoundError:
     lines = "\n".join(f"  - {t}" for t in tried)
     return DataNotFoundError(
         f"{spec.name} not found. Tried:\n{lines}\n"
-        f"To fix it: put {ARCHIVE_NAME} (from {spec.url}) in {DATA_DIR}, "
+        f"To fix it: put {ARCHIVE_NAME} (from {spec.url}) in {cache_dir or 'a cache_dir'}, "
         f"or set {ENV_DIR} to an extracted {ARCHIVE_FOLDER} folder."
     )
 
 
-def load_sample() -> CIFAR10:
-    """The small real sample committed in ``data/sample`` (2,000 train, 500 test)."""
-    return read_folder(SAMPLE_DIR, SAMPLE)
+def load_sample(folder: str | os.PathLike) -> CIFAR10:
+    """The small real sample in ``folder`` (2,000 train, 500 test images), verified.
+
+    The repository commits it in ``data/sample``.
+    """
+    return read_folder(folder, SAMPLE)

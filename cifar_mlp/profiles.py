@@ -6,7 +6,12 @@ nor downloaded, the notebooks fall back to the sample and say so loudly: in the
 terminal and as a banner at the top of each page. ``CIFAR_MLP_REQUIRE_FULL=1``
 turns that fallback into an error.
 
-    python -m cifar_mlp.profiles   # prints which data the notebooks will use
+The package never locates itself: the repository's folders (``data/``, ``results/``,
+``weights/``) come from the caller, or from :func:`project_root`, which finds the
+repository from the working directory (the repository itself, ``notebooks/`` or
+``book/``).
+
+    python -m cifar_mlp.profiles   # from the repository: which data the notebooks will use
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .data import CIFAR10, CIFAR10Error, load_cifar10, load_sample
 
@@ -29,6 +35,13 @@ class Profile:
     n_val: int  # images held out of the training set for validation
     max_epochs: int | None  # a cap on every training run's epochs (None: the recipe's own)
     write_results: bool  # whether runs write results/<name>.json (only full-data runs do)
+
+    def run_settings(self, root: str | os.PathLike) -> dict:
+        """The profile's arguments of a training run, with its folders under ``root``."""
+        root = Path(root)
+        return {"max_epochs": self.max_epochs,
+                "results_dir": root / "results" if self.write_results else None,
+                "weights_dir": root / "weights"}
 
 
 PROFILES = {
@@ -57,19 +70,37 @@ FALLBACK_WARNING = (
 )
 
 
-def load_data(profile: Profile | None = None) -> CIFAR10:
-    """The data set the active profile asks for, with the loud fallback described above."""
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """The first folder, from ``start`` (default: the working directory) upwards, that
+    holds ``data/sample``: the repository, from itself, ``notebooks/`` or ``book/``."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "data" / "sample").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"no folder holding data/sample in {start} or above it: run from the "
+        "repository (or its notebooks/), or pass the repository's folder as root")
+
+
+def load_data(profile: Profile | None = None,
+              root: str | os.PathLike | None = None) -> CIFAR10:
+    """The data set the active profile asks for, with the loud fallback described above.
+
+    ``root``: the repository, whose ``data/`` holds the sample and the full set's
+    archive and cache (default: :func:`project_root`).
+    """
     profile = profile or active_profile()
+    data_dir = Path(root or project_root()) / "data"
     if profile.name == "smoke":
-        return load_sample()
+        return load_sample(data_dir / "sample")
     try:
-        return load_cifar10()
+        return load_cifar10(cache_dir=data_dir)
     except CIFAR10Error as error:
         if not fallback_allowed():
             raise
         print(f"\n{'!' * 78}\n{FALLBACK_WARNING}\nReason: {error}\n{'!' * 78}\n",
               file=sys.stderr)
-        return load_sample()
+        return load_sample(data_dir / "sample")
 
 
 def banner(data: CIFAR10, profile: Profile | None = None):

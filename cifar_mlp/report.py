@@ -1,21 +1,17 @@
-"""The headline results table, read from results/*.json (never typed by hand).
+"""The tables of the book and the README, read from results/*.json (never typed by hand).
 
-    python -m cifar_mlp.report          # rewrite the table in README.md
-    python -m cifar_mlp.report --check  # fail when README.md's table is out of date
+The caller passes the folders (``results/``, ``notebooks/``) or the results read from
+them. scripts/update_readme.py writes :func:`markdown_table` into README.md.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from .data import REPO_DIR
-from .experiments import ABLATION_STEPS, RESULTS_DIR
+from .experiments import ABLATION_STEPS
 from .provenance import STAMP_KEY
 
-README = REPO_DIR / "README.md"
-BEGIN, END = "<!-- results table: begin -->", "<!-- results table: end -->"
 # The models of the headline table, in order: (results file stem, label).
 HEADLINE = [
     ("seed_gray", "Seed network, grayscale (1024-512-256-10)"),
@@ -25,8 +21,8 @@ HEADLINE = [
 ]
 
 
-def load_results(results_dir: Path = RESULTS_DIR) -> dict:
-    """Every results file, by name."""
+def load_results(results_dir: str | Path) -> dict:
+    """Every results file of ``results_dir`` (``name.json``), by name."""
     return {path.stem: json.loads(path.read_text())
             for path in sorted(Path(results_dir).glob("*.json"))}
 
@@ -62,25 +58,8 @@ def markdown_table(results: dict) -> str:
     return _table(header, rows) + "\n\nTrained and tested on the " + "; ".join(splits) + "."
 
 
-def readme_with_table(readme: str, table: str) -> str:
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return readme[:start] + "\n" + table + "\n" + readme[end:]
-
-
-def main(argv) -> int:
-    readme = README.read_text()
-    updated = readme_with_table(readme, markdown_table(load_results()))
-    if "--check" in argv:
-        if updated != readme:
-            print("README.md's results table is out of date: run python -m cifar_mlp.report")
-            return 1
-        return 0
-    README.write_text(updated)
-    return 0
-
-
-def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
-    """When, where and how long each committed notebook ran (from its provenance stamp)."""
+def execution_table(notebooks_dir: str | Path) -> str:
+    """When, where and how long each notebook of ``notebooks_dir`` ran (its provenance stamp)."""
     rows = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         stamp = json.loads(path.read_text())["metadata"].get(STAMP_KEY)
@@ -90,9 +69,8 @@ def execution_table(notebooks_dir: Path = REPO_DIR / "notebooks") -> str:
     return _table(["notebook", "data", "executed", "machine", "minutes"], rows)
 
 
-def training_table(results: dict | None = None) -> str:
+def training_table(results: dict) -> str:
     """How long each model trained, from its results file."""
-    results = load_results() if results is None else results
     rows = [[name, result["epochs"], f"{result['seconds_per_epoch']:.1f}",
              f"{result['training_seconds'] / 60:.1f}", result.get("machine", "")]
             for name, result in results.items() if "training_seconds" in result]
@@ -100,9 +78,8 @@ def training_table(results: dict | None = None) -> str:
                   rows)
 
 
-def framework_table(results: dict | None = None) -> str:
+def framework_table(results: dict) -> str:
     """NumPy against Keras, recipe by recipe, for the models trained in both frameworks."""
-    results = load_results() if results is None else results
     rows = []
     for label, ours, theirs in headline_rows(results):
         if theirs is None:
@@ -147,9 +124,8 @@ def bench_table(bench: dict) -> str:
     return measured + "\n\n" + _table(["measure", "result", "target", "met"], rows)
 
 
-def ablation_table(results: dict | None = None) -> str:
+def ablation_table(results: dict) -> str:
     """Chapter 3's ablation: validation accuracy as each ingredient is added."""
-    results = load_results() if results is None else results
     rows, previous = [], None
     for i, (label, _, _) in enumerate(ABLATION_STEPS):
         result = results.get(f"ablation_{i}")
@@ -161,7 +137,3 @@ def ablation_table(results: dict | None = None) -> str:
         previous = result["val_accuracy"]
     return _table(["ingredient", "validation accuracy", "change (points)", "epochs", "s/epoch",
                    "parameters"], rows)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -10,10 +10,15 @@ same parser reads the sample and the full set.
 It prints the md5 of each file it wrote: they go into ``SAMPLE`` in cifar_mlp/data.py.
 """
 
+from pathlib import Path
+
 import numpy as np
 
-from cifar_mlp.data import (CLASS_NAMES, SAMPLE, SAMPLE_DIR, TEST_FILE, TRAIN_FILES,
-                            load_cifar10, md5_of, write_batch)
+from cifar_mlp.data import (CLASS_NAMES, SAMPLE, TEST_FILE, TRAIN_FILES, load_cifar10, md5_of,
+                            write_batch)
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # the repository's data/
+SAMPLE_DIR = DATA_DIR / "sample"
 
 SEED = 2009  # the year of the CIFAR-10 report
 TRAIN_PER_CLASS, TEST_PER_CLASS = 200, 50
@@ -27,7 +32,7 @@ def balanced_indices(labels, per_class, rng):
 
 
 def main():
-    data = load_cifar10()
+    data = load_cifar10(cache_dir=DATA_DIR)
     rng = np.random.default_rng(SEED)
     train = balanced_indices(data.y_train, TRAIN_PER_CLASS, rng)
     test = balanced_indices(data.y_test, TEST_PER_CLASS, rng)

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from cifar_mlp import data as D
+from cifar_mlp import download as DL
 from cifar_mlp.preprocess import prepare, split_train_val, to_features
 
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 RECORDS_PER_FILE = 20  # the archives the tests build hold 20 images per file
 # Read before any test runs: each test then runs with CIFAR10_DIR unset.
 FULL_DIR = os.environ.get(D.ENV_DIR)
@@ -60,7 +62,7 @@ def official_layout(files, extra=()):
     folder.type = tarfile.DIRTYPE
     members = [(folder, None)]
     members += [file_member(f"{D.ARCHIVE_FOLDER}/{n}", p) for n, p in files.items()]
-    members.append(file_member(f"{D.ARCHIVE_FOLDER}/{D.META_FILE}",
+    members.append(file_member(f"{D.ARCHIVE_FOLDER}/{DL.META_FILE}",
                                "\n".join(D.CLASS_NAMES).encode()))
     return tar_gz(members + list(extra))
 
@@ -86,7 +88,7 @@ def listing(folder):
 
 @pytest.fixture(scope="module")
 def sample():
-    return D.load_sample()
+    return D.load_sample(SAMPLE_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,7 @@ def test_sample_parses_in_the_official_layout(sample):
 def test_sample_matches_its_source_indices(sample, full_dir):
     """Each sample image is the full-set image its provenance file names."""
     full = D.read_folder(full_dir)
-    train_idx = np.loadtxt(D.SAMPLE_DIR / "source_indices_train.txt", dtype=int)
+    train_idx = np.loadtxt(SAMPLE_DIR / "source_indices_train.txt", dtype=int)
     np.testing.assert_array_equal(full.x_train[train_idx], sample.x_train)
     np.testing.assert_array_equal(full.y_train[train_idx], sample.y_train)
 
@@ -240,7 +242,7 @@ def test_download_success_extracts_verifies_and_caches(tmp_path, server, files):
     assert data.x_train.shape == (5 * RECORDS_PER_FILE, 32, 32, 3)
     assert data.y_test.shape == (RECORDS_PER_FILE,)
     assert listing(tmp_path) == sorted(
-        [D.ARCHIVE_NAME, D.CACHE_NAME, f"{D.ARCHIVE_FOLDER}/{D.META_FILE}"]
+        [D.ARCHIVE_NAME, D.CACHE_NAME, f"{D.ARCHIVE_FOLDER}/{DL.META_FILE}"]
         + [f"{D.ARCHIVE_FOLDER}/{n}" for n in files])
     again = D.load_cifar10(spec=spec, cache_dir=tmp_path, download=False)
     assert again.origin.endswith(D.CACHE_NAME)
@@ -263,8 +265,8 @@ def test_download_failures_raise_clearly_and_leave_nothing(tmp_path, server, fil
     else:
         spec = spec_for(files, server.payload, url=closed_port_url())
         expected = "onnect"  # "Connection refused" / "Failed to establish a new connection"
-    with pytest.raises(D.DownloadError, match=expected):
-        D.download_archive(tmp_path, spec, retries=0, progressbar=False)
+    with pytest.raises(DL.DownloadError, match=expected):
+        DL.download_archive(tmp_path, spec, retries=0, progressbar=False)
     assert listing(tmp_path) == []
     with pytest.raises(D.DataNotFoundError, match="CIFAR10_DIR"):
         D.load_cifar10(spec=spec, cache_dir=tmp_path, retries=0)
@@ -276,7 +278,22 @@ def test_offline_without_a_copy_says_what_was_tried_and_what_to_do(tmp_path):
         D.load_cifar10(cache_dir=tmp_path, download=False)
     message = str(error.value)
     assert str(tmp_path / D.ARCHIVE_FOLDER) in message
-    assert D.ARCHIVE_NAME in message and "CIFAR10_DIR" in message
+    assert f"put {D.ARCHIVE_NAME} (from {D.OFFICIAL.url}) in {tmp_path}," in message
+    assert "CIFAR10_DIR" in message
+
+
+def test_the_caller_names_the_cache_folder():
+    with pytest.raises(TypeError, match="cache_dir"):
+        D.load_cifar10()
+
+
+def test_without_a_cache_dir_only_the_given_folders_are_read(tmp_path, files):
+    for name, payload in files.items():
+        (tmp_path / name).write_bytes(payload)
+    data = D.load_cifar10(tmp_path, cache_dir=None, spec=spec_for(files))
+    assert data.origin == str(tmp_path) and listing(tmp_path) == sorted(files)
+    with pytest.raises(D.DataNotFoundError, match="no cache_dir"):
+        D.load_cifar10(cache_dir=None, spec=spec_for(files))
 
 
 def test_missing_data_dir_is_an_error(tmp_path):
@@ -336,8 +353,8 @@ def test_malicious_archives_are_rejected_before_anything_is_written(tmp_path, fi
     archive_path.write_bytes(official_layout(files, extra=malicious_members(kind, files)))
     target = tmp_path / "out" / "data"
     target.mkdir(parents=True)
-    with pytest.raises(D.UnsafeArchiveError):
-        D.extract_archive(archive_path, target, spec_for(files))
+    with pytest.raises(DL.UnsafeArchiveError):
+        DL.extract_archive(archive_path, target, spec_for(files))
     assert listing(tmp_path / "out") == []
     assert not Path("/tmp/escaped-cifar.bin").exists()
 
@@ -348,7 +365,7 @@ def test_member_with_wrong_checksum_is_not_kept(tmp_path, files):
     archive_path.write_bytes(official_layout(tampered))
     target = tmp_path / "out"
     with pytest.raises(D.ChecksumError, match="test_batch.bin"):
-        D.extract_archive(archive_path, target, spec_for(files))
+        DL.extract_archive(archive_path, target, spec_for(files))
     assert "test_batch.bin" not in " ".join(listing(target))
     assert not [p for p in listing(target) if ".part-" in p]
 

@@ -1,9 +1,13 @@
 """Profiles: smoke runs on the sample; a missing full set falls back loudly, or fails."""
 
+from pathlib import Path
+
 import pytest
 
 from cifar_mlp import profiles
 from cifar_mlp.data import DataNotFoundError
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def no_full_data(*args, **kwargs):
@@ -18,8 +22,9 @@ def test_default_profile_is_full(monkeypatch):
 def test_smoke_profile_uses_the_sample(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_ENV, "smoke")
     monkeypatch.setattr(profiles, "load_cifar10", no_full_data)
-    data = profiles.load_data()
+    data = profiles.load_data(root=REPO)
     assert data.source == "sample" and len(data.x_train) == 2000
+    assert data.origin == str(REPO / "data" / "sample")
     assert "Smoke run" in profiles.banner(data).data
 
 
@@ -33,7 +38,7 @@ def test_missing_full_data_falls_back_loudly(monkeypatch, capsys):
     monkeypatch.delenv(profiles.PROFILE_ENV, raising=False)
     monkeypatch.delenv(profiles.REQUIRE_FULL_ENV, raising=False)
     monkeypatch.setattr(profiles, "load_cifar10", no_full_data)
-    data = profiles.load_data()
+    data = profiles.load_data(root=REPO)
     assert data.source == "sample"
     assert "FULL CIFAR-10 WAS NOT FOUND" in capsys.readouterr().err
     assert "Not the full data set" in profiles.banner(data).data
@@ -44,10 +49,48 @@ def test_fallback_can_be_made_an_error(monkeypatch):
     monkeypatch.setenv(profiles.REQUIRE_FULL_ENV, "1")
     monkeypatch.setattr(profiles, "load_cifar10", no_full_data)
     with pytest.raises(DataNotFoundError):
-        profiles.load_data()
+        profiles.load_data(root=REPO)
+
+
+def test_full_profile_keeps_the_full_set_in_the_repositorys_data(monkeypatch):
+    monkeypatch.delenv(profiles.PROFILE_ENV, raising=False)
+    calls = []
+    monkeypatch.setattr(profiles, "load_cifar10", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.chdir(REPO / "notebooks")
+    profiles.load_data()
+    assert calls == [{"cache_dir": REPO / "data"}]
 
 
 def test_no_banner_on_full_data(monkeypatch):
     monkeypatch.delenv(profiles.PROFILE_ENV, raising=False)
-    full = profiles.load_sample().__class__(*[None] * 4, source="full")
+    full = profiles.CIFAR10(*[None] * 4, source="full")
     assert profiles.banner(full) is None
+
+
+@pytest.mark.parametrize("where", [".", "notebooks", "book"])
+def test_project_root_finds_the_repository(monkeypatch, where):
+    assert profiles.project_root(REPO / where) == REPO
+    monkeypatch.chdir(REPO / where)
+    assert profiles.project_root() == REPO
+
+
+def test_project_root_outside_a_repository_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data/sample"):
+        profiles.project_root(tmp_path)
+
+
+def test_run_settings_put_the_folders_under_the_root(tmp_path):
+    assert profiles.PROFILES["full"].run_settings(tmp_path) == {
+        "max_epochs": None, "results_dir": tmp_path / "results", "weights_dir": tmp_path / "weights"}
+    assert profiles.PROFILES["smoke"].run_settings(tmp_path) == {
+        "max_epochs": 2, "results_dir": None, "weights_dir": tmp_path / "weights"}
+
+
+def test_the_package_does_not_locate_itself():
+    """Folders come from the caller: no module of cifar_mlp looks at its own __file__."""
+    sources = sorted((REPO / "cifar_mlp").glob("*.py"))
+    assert sources
+    offenders = [f"{path.name}:{number}" for path in sources
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if "__file__" in line]
+    assert offenders == []

@@ -1,15 +1,43 @@
 """The README's results table and the book's tables are generated from results/*.json."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 from cifar_mlp import report
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_script(name):
+    """A script of scripts/ imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def test_readme_table_matches_the_results_files():
-    readme = report.README.read_text()
-    assert report.BEGIN in readme and report.END in readme
-    assert report.readme_with_table(readme, report.markdown_table(report.load_results())) == readme, \
-        "README.md's results table is out of date: run python -m cifar_mlp.report"
+    update_readme = load_script("update_readme")
+    readme = update_readme.README.read_text()
+    assert update_readme.BEGIN in readme and update_readme.END in readme
+    assert update_readme.main(["--check"]) == 0, \
+        "README.md's results table is out of date: run python scripts/update_readme.py"
+
+
+def test_update_readme_check_fails_then_rewrite_fixes_it(tmp_path, monkeypatch, capsys):
+    update_readme = load_script("update_readme")
+    stale = f"# title\n\n{update_readme.BEGIN}\n| old |\n{update_readme.END}\n\nmore\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(stale)
+    monkeypatch.setattr(update_readme, "README", readme)
+    assert update_readme.main(["--check"]) == 1
+    assert "out of date" in capsys.readouterr().out and readme.read_text() == stale
+    assert update_readme.main([]) == 0
+    table = report.markdown_table(report.load_results(REPO / "results"))
+    begin, end = update_readme.BEGIN, update_readme.END
+    assert readme.read_text() == f"# title\n\n{begin}\n{table}\n{end}\n\nmore\n"
+    assert update_readme.main(["--check"]) == 0
 
 
 def test_table_is_read_from_the_files(tmp_path):
@@ -27,8 +55,10 @@ def test_empty_results_say_how_to_make_them(tmp_path):
 
 
 def test_execution_table_lists_every_notebook():
-    table = report.execution_table()
-    for path in sorted((report.REPO_DIR / "notebooks").glob("*.ipynb")):
+    table = report.execution_table(REPO / "notebooks")
+    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
         assert f"| {path.stem} |" in table
 
 
@@ -51,7 +81,7 @@ def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
 
 
 def test_bench_table_reports_the_committed_measurements_against_their_targets():
-    bench = json.loads((report.RESULTS_DIR / "bench.json").read_text())
+    bench = json.loads((REPO / "results" / "bench.json").read_text())
     table = report.bench_table(bench)
     ratio = bench["ratios"]["numpy_over_keras_epoch"]
     verdict = "yes" if bench["targets_met"]["numpy_over_keras_epoch"] else "no"

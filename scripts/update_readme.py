@@ -1,0 +1,38 @@
+"""Write the headline results table, read from results/*.json, into README.md.
+
+    python scripts/update_readme.py          # rewrite the table (make notebooks runs this)
+    python scripts/update_readme.py --check  # fail when README.md's table is out of date
+
+The table goes between the BEGIN and END markers of README.md.
+"""
+
+import sys
+from pathlib import Path
+
+from cifar_mlp.report import load_results, markdown_table
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+BEGIN, END = "<!-- results table: begin -->", "<!-- results table: end -->"
+
+
+def readme_with_table(readme: str, table: str) -> str:
+    """``readme`` with ``table`` in place of whatever stood between the markers."""
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    return readme[:start] + "\n" + table + "\n" + readme[end:]
+
+
+def main(argv) -> int:
+    readme = README.read_text()
+    updated = readme_with_table(readme, markdown_table(load_results(REPO / "results")))
+    if "--check" in argv:
+        if updated != readme:
+            print("README.md's results table is out of date: run python scripts/update_readme.py")
+            return 1
+        return 0
+    README.write_text(updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
