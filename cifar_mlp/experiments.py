@@ -1,33 +1,21 @@
-"""Named training recipes, run once, with results written by code.
+"""Named training recipes (chapters 3 and 4): everything that defines a training run.
 
-    result = run(RECIPES["seed_rgb"], prepared)
+    model, optimizer, schedule = build(RECIPES["seed_rgb"], prepared.n_features)
 
-trains the recipe (or reloads its weights when the same recipe was already trained
-on the same data), evaluates it on the test set once, and writes
-``results/<name>.json``: test and validation accuracy, epochs, timing, parameter
-count, the data it saw and the recipe itself. The book and the README read these
-files; no number is typed by hand.
+:func:`cifar_mlp.runs.run` trains a recipe (or reloads it), in NumPy or in Keras, and
+writes its results file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
-import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
-
-from .data import REPO_DIR
+from .fast import FastAdam, FastSGD
 from .model import MLP
-from .optim import SGD, Adam
 from .preprocess import Prepared
-from .train import History, ReduceOnPlateau, constant, cosine, evaluate, train
-
-RESULTS_DIR = REPO_DIR / "results"
-WEIGHTS_DIR = REPO_DIR / "weights"  # git-ignored
+from .schedules import ReduceOnPlateau, constant, cosine
 
 
 @dataclass(frozen=True)
@@ -65,14 +53,18 @@ class Recipe:
 
 
 def build(recipe: Recipe, n_features: int):
-    """The model, optimizer and learning-rate schedule a recipe describes."""
+    """The model, optimizer and learning-rate schedule a recipe describes.
+
+    The optimizer is the fast version (:mod:`cifar_mlp.fast`) of the one chapter 2
+    shows: the same formulas, the same numbers.
+    """
     model = MLP(recipe.layer_sizes(n_features), batchnorm=recipe.batchnorm,
                 dropout=recipe.dropout, init=recipe.init, l2=recipe.l2,
                 label_smoothing=recipe.label_smoothing, seed=recipe.seed)
     if recipe.optimizer == "sgd":
-        optimizer = SGD(recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+        optimizer = FastSGD(recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
     elif recipe.optimizer == "adam":
-        optimizer = Adam(recipe.lr)
+        optimizer = FastAdam(recipe.lr)
     else:
         raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
     schedules = {"constant": constant, "cosine": lambda: cosine(recipe.epochs),
@@ -80,115 +72,6 @@ def build(recipe: Recipe, n_features: int):
     if recipe.schedule not in schedules:
         raise ValueError(f"schedule: expected one of {list(schedules)}, got {recipe.schedule!r}")
     return model, optimizer, schedules[recipe.schedule]()
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def run(recipe: Recipe, prepared: Prepared, *, max_epochs: int | None = None,
-        results_dir: Path | None = RESULTS_DIR, weights_dir: Path = WEIGHTS_DIR,
-        retrain: bool = False, progress: bool = True) -> dict:
-    """Train ``recipe`` on ``prepared`` (or reload it), test it once, write its results.
-
-    ``max_epochs`` caps the epochs (the smoke profile); ``results_dir=None`` writes no
-    results file. Returns the result dict, with the model under ``"model"`` and the
-    History under ``"history"`` (both left out of the JSON file).
-    """
-    if max_epochs is not None:
-        recipe = replace(recipe, epochs=min(recipe.epochs, max_epochs))
-    key = recipe.key(prepared)
-    weights = Path(weights_dir) / prepared.source / f"{recipe.name}.npz"
-    record = None if retrain else saved_training(weights, key)
-    if record is not None:
-        return _finish(recipe, prepared, MLP.load(weights), record["history"], record["seconds"],
-                       results_dir)
-
-    model, optimizer, schedule = build(recipe, prepared.n_features)
-    started = time.perf_counter()
-    history = train(model, optimizer, prepared.x_train, prepared.y_train,
-                    prepared.x_val, prepared.y_val, epochs=recipe.epochs,
-                    batch_size=recipe.batch_size, seed=recipe.seed, schedule=schedule,
-                    patience=recipe.patience, augment_data=recipe.augment, progress=progress)
-    seconds = time.perf_counter() - started
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    model.save(weights)
-    save_training(weights, key, history, seconds)
-    return _finish(recipe, prepared, model, history, seconds, results_dir)
-
-
-def saved_training(weights: Path, key: str) -> dict | None:
-    """What :func:`save_training` kept beside ``weights`` (``{"history": History,
-    "seconds": float}``), or None when the weights or the record are missing or belong
-    to another key (another recipe or data)."""
-    saved = Path(weights).with_suffix(".json")
-    if not (Path(weights).is_file() and saved.is_file()):
-        return None
-    record = json.loads(saved.read_text())
-    if record.get("key") != key:
-        return None
-    return {"history": History(**record["history"]), "seconds": record["seconds"]}
-
-
-def save_training(weights: Path, key: str, history: History, seconds: float) -> None:
-    """Keep a trained model's history and training time beside its weights file, under
-    ``key``, for :func:`saved_training`. Call it after the weights are written."""
-    saved = Path(weights).with_suffix(".json")
-    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
-
-
-def _finish(recipe, prepared, model, history, seconds, results_dir) -> dict:
-    """Evaluate once on the test set and write ``results/<name>.json``."""
-    result = result_record(
-        recipe, prepared, history, seconds, framework="numpy",
-        test=evaluate(model, prepared.x_test, prepared.y_test),
-        val=evaluate(model, prepared.x_val, prepared.y_val),
-        parameters=model.n_parameters)
-    write_result(result, results_dir, f"{recipe.name}.json")
-    return {**result, "model": model, "history": history}
-
-
-def result_record(recipe, prepared, history, seconds, *, framework, test, val, parameters,
-                  **extra) -> dict:
-    """The contents of a results file; ``test`` and ``val`` are (loss, accuracy) pairs."""
-    return {
-        "name": recipe.name,
-        "framework": framework,
-        "description": recipe.description,
-        "test_accuracy": test[1],
-        "test_loss": test[0],
-        "val_accuracy": val[1],
-        "val_loss": val[0],
-        "epochs": history.epochs,
-        "best_epoch": history.best_epoch,
-        "seconds_per_epoch": history.median_seconds_per_epoch,
-        "training_seconds": seconds,
-        "parameters": parameters,
-        "data": prepared.source,
-        "n_train": len(prepared.x_train),
-        "n_val": len(prepared.x_val),
-        "n_test": len(prepared.x_test),
-        "recipe": asdict(recipe),
-        "history": history.to_dict(),
-        "machine": machine(),
-        **extra,
-    }
-
-
-def write_result(result: dict, results_dir: Path | None, filename: str) -> None:
-    """Write a results file (nothing when ``results_dir`` is None)."""
-    if results_dir is not None:
-        Path(results_dir).mkdir(parents=True, exist_ok=True)
-        (Path(results_dir) / filename).write_text(json.dumps(result, indent=1) + "\n")
-
-
-def load_result(name: str, results_dir: Path = RESULTS_DIR) -> dict:
-    """The results file of a recipe, as written by :func:`run`."""
-    path = Path(results_dir) / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: run notebook 03 (make notebooks) first")
-    return json.loads(path.read_text())
-
 
 
 # The recipes of chapter 3. Their settings were chosen on the validation split
@@ -208,6 +91,14 @@ RECIPES = {
         patience=None,
         description="Best from-scratch recipe: wider and deeper, BatchNorm, dropout, "
                     "augmentation, Nesterov momentum with a cosine schedule"),
+    # The seed project's own Keras network, for reference (chapter 4): BatchNorm and
+    # dropout 0.3, Adam 5e-4, batch 128, up to 50 epochs, patience 5. Its Dense layers
+    # kept Keras's default initializer, GlorotUniform, hence init="glorot".
+    "seed_keras": Recipe(
+        "seed_keras", mode="rgb", hidden=(1024, 512, 256, 128), batchnorm=True, dropout=0.3,
+        init="glorot", optimizer="adam", lr=5e-4, batch_size=128, epochs=50, patience=5,
+        description="The seed project's Keras network (3072-1024-512-256-128-10, BatchNorm, "
+                    "dropout 0.3, Adam 5e-4)"),
 }
 
 # The ablation: the ingredients of the best recipe added one at a time to the seed's

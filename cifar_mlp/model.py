@@ -1,4 +1,4 @@
-"""A deep multilayer perceptron (MLP) built from the layers in :mod:`cifar_mlp.layers`.
+"""A deep multilayer perceptron (MLP) built from the layers in :mod:`cifar_mlp.layers` (chapter 2).
 
 Each hidden block is Affine -> (BatchNorm) -> ReLU -> (Dropout); the last layer
 is Affine, followed by the softmax cross-entropy loss.
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_features, check_labels
 from .layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
-                     check_batch, check_labels, dropout_backward, dropout_forward,
-                     relu_backward, relu_forward, softmax, softmax_cross_entropy)
+                     batchnorm_inference, dropout_backward, dropout_forward, relu_backward,
+                     relu_forward, softmax, softmax_cross_entropy)
 
 INITS = ("he", "glorot", "naive")
 
@@ -54,9 +55,9 @@ class MLP:
 
     ``layer_sizes`` lists the widths, input first and number of classes last,
     e.g. ``[3072, 1024, 256, 10]``. Parameters live in ``params`` (W1, b1,
-    gamma1, beta1, W2, ...; layer by layer), their gradients in ``grads`` after
-    :meth:`loss`, and the batch-norm running statistics (not trained) in
-    ``bn_state`` (running_mean1, running_var1, ...).
+    gamma1, beta1, W2, ...; layer by layer) and the batch-norm running statistics
+    (not trained) in ``bn_state`` (running_mean1, running_var1, ...).
+    :meth:`loss` returns the gradients in a dict with the keys of ``params``.
 
     The L2 penalty is Keras's: ``loss += l2 * sum(W**2)`` over the weight
     matrices only (not biases, gamma or beta), so its gradient is ``2 * l2 * W``
@@ -91,7 +92,7 @@ class MLP:
         self.bn_momentum, self.bn_eps = float(bn_momentum), float(bn_eps)
 
         self.rng = np.random.default_rng(self.seed)
-        self.params, self.bn_state, self.grads = {}, {}, {}
+        self.params, self.bn_state = {}, {}
         for i in range(1, self.n_layers + 1):
             fan_in, fan_out = layer_sizes[i - 1], layer_sizes[i]
             self.params[f"W{i}"] = init_weights(init, fan_in, fan_out, self.rng).astype(dtype)
@@ -121,78 +122,90 @@ class MLP:
 
     # -- forward and backward ---------------------------------------------------
 
-    def _as_batch(self, x) -> np.ndarray:
-        """x converted to the model's dtype, after checking its shape and values."""
-        x = np.asarray(x)
-        if x.ndim == 2:
-            with np.errstate(over="ignore"):  # values beyond float32's range become inf: caught below
-                x = x.astype(self.dtype, copy=False)
-        check_batch(x, "x", width=self.layer_sizes[0])
-        return x
+    def forward_pass(self, x, training=False, rng=None):
+        """The logits of a batch and, layer by layer, the caches the backward pass needs.
 
-    def _bn_param(self, i: int, training: bool) -> dict:
-        return {"mode": "train" if training else "test", "eps": self.bn_eps,
-                "momentum": self.bn_momentum,
-                "running_mean": self.bn_state[f"running_mean{i}"],
-                "running_var": self.bn_state[f"running_var{i}"]}
-
-    def _forward(self, x, training, rng):
-        """The logits and, per layer i, a dict of the caches of its steps."""
-        caches = {}
-        h = x
+        ``training=True``: batch norm uses the batch's statistics (and updates the
+        running ones), dropout drops units with masks drawn from ``rng``.
+        """
+        caches, h = [], x
         for i in range(1, self.n_layers + 1):
-            cache = caches[i] = {}
+            cache = {}
             h, cache["affine"] = affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
-            if i == self.n_layers:
-                break
-            if self.batchnorm:
-                h, cache["bn"] = batchnorm_forward(h, self.params[f"gamma{i}"],
-                                                   self.params[f"beta{i}"], self._bn_param(i, training))
-            h, cache["relu"] = relu_forward(h)
-            if self.dropout:
+            if i < self.n_layers:  # hidden layers: (BatchNorm) -> ReLU -> (Dropout)
+                if self.batchnorm:
+                    h, cache["batchnorm"] = self.normalize(i, h, training)
+                h, cache["relu"] = relu_forward(h)
                 h, cache["dropout"] = dropout_forward(h, self.dropout, training, rng)
+            caches.append(cache)
         return h, caches
 
-    def forward(self, x, training: bool = False) -> np.ndarray:
-        """The logits for a batch. By default inference: BN running statistics, no dropout.
-
-        ``training=True`` uses batch statistics (and updates the running ones) and
-        dropout with masks from ``self.rng``.
-        """
-        return self._forward(self._as_batch(x), training, self.rng)[0]
-
-    def loss(self, x, y, rng: np.random.Generator | None = None, return_logits: bool = False):
-        """Training-mode loss and gradients of a batch: ``(loss, grads)``.
-
-        Batch norm uses batch statistics and updates ``bn_state``; dropout masks
-        come from ``rng`` when given, else from ``self.rng``. The gradients are
-        also stored in ``self.grads`` (keys and order as ``self.params``).
-        ``return_logits=True`` also returns the training-mode logits, which the
-        trainer turns into a training accuracy at no extra cost (as Keras does).
-        """
-        x = self._as_batch(x)
-        y = check_labels(y, len(x), self.layer_sizes[-1])
-        logits, caches = self._forward(x, True, self.rng if rng is None else rng)
-        loss, dout = softmax_cross_entropy(logits, y, self.label_smoothing)
-
-        grads = {}
+    def backward(self, dlogits, caches) -> dict:
+        """The gradients of every parameter, from the gradient of the logits: the
+        forward pass in reverse, each layer's backward function on its own cache."""
+        grads, dout = {}, dlogits
         for i in range(self.n_layers, 0, -1):
-            cache = caches[i]
+            cache = caches[i - 1]
             if i < self.n_layers:
-                if self.dropout:
-                    dout = dropout_backward(dout, cache["dropout"])
+                dout = dropout_backward(dout, cache["dropout"])
                 dout = relu_backward(dout, cache["relu"])
                 if self.batchnorm:
-                    dout, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward(dout, cache["bn"])
-            dout, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(dout, cache["affine"],
-                                                                   need_dx=i > 1)
-        if self.l2:
+                    dout, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward(
+                        dout, cache["batchnorm"])
+            dout, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(
+                dout, cache["affine"], need_dx=i > 1)  # no gradient for the data itself
+        return {name: grads[name] for name in self.params}  # in the order of params
+
+    def loss(self, x, y, rng=None, return_logits=False):
+        """Training-mode loss of a batch and the gradients of every parameter: ``(loss, grads)``.
+
+        Dropout masks come from ``rng``, or from ``self.rng`` when it is None;
+        batch norm updates ``bn_state``. ``return_logits=True`` also returns the
+        logits, from which training reports its accuracy at no extra cost.
+        """
+        x, y = self.check_batch(x, y)
+        logits, caches = self.forward_pass(x, training=True, rng=self.rng if rng is None else rng)
+        loss, dlogits = softmax_cross_entropy(logits, y, self.label_smoothing)
+        grads = self.backward(dlogits, caches)
+        if self.l2:  # the L2 penalty on the weight matrices and its gradient
             for i in range(1, self.n_layers + 1):
                 w = self.params[f"W{i}"]
                 loss += self.l2 * sum_of_squares(w)
-                grads[f"W{i}"] += (2.0 * self.l2) * w
-        self.grads = {name: grads[name] for name in self.params}
-        return (loss, self.grads, logits) if return_logits else (loss, self.grads)
+                grads[f"W{i}"] += 2.0 * self.l2 * w
+        return (loss, grads, logits) if return_logits else (loss, grads)
+
+    def normalize(self, i, h, training):
+        """Batch normalization of hidden layer i: ``(out, cache)``.
+
+        In training, the batch's statistics, and the running statistics move towards
+        them: ``running = momentum * running + (1 - momentum) * batch``. At
+        inference the running statistics normalize, and the cache is None.
+        """
+        gamma, beta = self.params[f"gamma{i}"], self.params[f"beta{i}"]
+        mean, var = self.bn_state[f"running_mean{i}"], self.bn_state[f"running_var{i}"]
+        if not training:
+            return batchnorm_inference(h, gamma, beta, mean, var, self.bn_eps), None
+        out, cache = batchnorm_forward(h, gamma, beta, self.bn_eps)
+        m = self.bn_momentum
+        mean[...] = m * mean + (1.0 - m) * cache["mean"]
+        var[...] = m * var + (1.0 - m) * cache["var"]
+        return out, cache
+
+    def check_batch(self, x, y=None):
+        """``x`` in the model's dtype (and ``y`` as an array), after checking their shapes
+        and values: a clear error here instead of a puzzling one deep in a layer."""
+        x = np.asarray(x)
+        if x.ndim == 2:
+            with np.errstate(over="ignore"):  # beyond float32's range becomes inf: caught below
+                x = x.astype(self.dtype, copy=False)
+        check_features(x, "x", width=self.layer_sizes[0])
+        if y is None:
+            return x
+        return x, check_labels(y, len(x), self.layer_sizes[-1])
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        """The logits of a batch; by default inference (running statistics, no dropout)."""
+        return self.forward_pass(self.check_batch(x), training, self.rng)[0]
 
     # -- prediction -------------------------------------------------------------------
 

@@ -1,77 +1,24 @@
-"""Optimizers that update parameters in place, with Keras 3's formulas.
+"""Optimizers, as plain formulas per parameter array, with Keras 3's conventions (chapter 2).
 
 Each has ``step(params, grads)``, where both are dicts of arrays with the same
-keys (as :class:`cifar_mlp.model.MLP` provides them), and a public ``lr`` that
-a schedule may change between steps. Their state (velocities, moments) is
-created on the first step, with each parameter's shape and dtype. Every
-hyperparameter is converted to the parameter's dtype, so float32 stays float32.
+keys (as :class:`cifar_mlp.model.MLP` gives them), and a public ``lr`` that a
+schedule may change between steps. ``step`` calls ``update`` on each array; the
+state (velocities, moments) is created on the first step, shaped like the array.
+Python floats take the arrays' dtype, so float32 stays float32.
+
+Training uses :mod:`cifar_mlp.fast`, which applies the same ``update`` to slices
+of the arrays on all cores; a test checks that it gives the same numbers, bit for bit.
 """
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-
-CHUNK = 1 << 17
-THREADS = os.cpu_count() or 1
-_pool = None
-
-
-def chunks(params: dict, grads: dict, *states: dict):
-    """For each parameter name, yield matching flat slices of ``CHUNK`` elements:
-    ``(w, g, *state arrays)``.
-
-    An update applied slice by slice gives the same numbers as on whole arrays,
-    but its temporaries stay in the CPU cache: on a large weight matrix it runs
-    about three times faster. The slices are views, so writes reach the arrays.
-    """
-    for name, w in params.items():
-        g = grads.get(name)
-        if g is None or g.shape != w.shape:
-            raise ValueError(f"grads[{name!r}]: expected shape {w.shape}, "
-                             f"got {None if g is None else g.shape}")
-        for state in states:
-            if name not in state:
-                state[name] = np.zeros_like(w)
-        flats = [np.reshape(w, -1, copy=False), np.ravel(g)]
-        flats += [np.reshape(state[name], -1, copy=False) for state in states]
-        for start in range(0, w.size, CHUNK):
-            yield [flat[start:start + CHUNK] for flat in flats]
-
-
-def for_each_chunk(update, params: dict, grads: dict, *states: dict) -> None:
-    """Call ``update(w, g, *states)`` on every slice of :func:`chunks`, on all cores.
-
-    The slices are split into one contiguous run per core, each run updated by a
-    thread of its own (NumPy releases the GIL inside its element-wise loops). The
-    update is bound by memory bandwidth, which one core cannot saturate; slices do
-    not overlap, so the result is the same as in one thread, bit for bit.
-    """
-    global _pool
-    slices = list(chunks(params, grads, *states))
-    if THREADS == 1 or len(slices) < 2 * THREADS:
-        for arrays in slices:
-            update(*arrays)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="cifar_mlp-optim")
-
-    def update_run(run):
-        for arrays in run:
-            update(*arrays)
-
-    size = -(-len(slices) // THREADS)
-    runs = [slices[i:i + size] for i in range(0, len(slices), size)]
-    for future in [_pool.submit(update_run, run) for run in runs]:
-        future.result()  # re-raises an exception from a thread
 
 
 class SGD:
     """Stochastic gradient descent, with optional (Nesterov) momentum, as in Keras 3.
 
-    momentum 0:  w -= lr * g
-    momentum m:  v = m * v - lr * g, then  w += v
-    nesterov:    v = m * v - lr * g, then  w += m * v - lr * g
+    momentum 0:  w = w - lr * g
+    momentum m:  v = m * v - lr * g,  then  w = w + v
+    nesterov:    v = m * v - lr * g,  then  w = w + m * v - lr * g
     """
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False):
@@ -82,29 +29,31 @@ class SGD:
 
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
-        if self.momentum == 0:
-            def update(w, g):
-                w -= g * w.dtype.type(self.lr)
-            for_each_chunk(update, params, grads)
-            return
+        for name, w in params.items():
+            v = self.velocities.setdefault(name, np.zeros_like(w))
+            self.update(w, grads[name], v)
 
-        def update(w, g, v):
-            lr, momentum = w.dtype.type(self.lr), w.dtype.type(self.momentum)
-            v *= momentum
-            v -= g * lr
-            if self.nesterov:
-                w += v * momentum - g * lr
-            else:
-                w += v
-        for_each_chunk(update, params, grads, self.velocities)
+    def update(self, w, g, v) -> None:
+        """One array's update, in place: weights ``w``, gradient ``g``, velocity ``v``."""
+        if self.momentum == 0:
+            w -= self.lr * g
+            return
+        v[...] = self.momentum * v - self.lr * g
+        if self.nesterov:
+            w += self.momentum * v - self.lr * g
+        else:
+            w += v
 
 
 class Adam:
-    """Adam, exactly as Keras 3 computes it (its epsilon is added to sqrt(v)):
+    """Adam, exactly as Keras 3 computes it:
 
-    t += 1;  alpha = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
-    m += (g - m) * (1 - beta1);  v += (g*g - v) * (1 - beta2)
-    w -= m * alpha / (sqrt(v) + eps)
+    t = t + 1;  alpha = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
+    m = m + (1 - beta1) * (g - m);   v = v + (1 - beta2) * (g*g - v)
+    w = w - alpha * m / (sqrt(v) + eps)
+
+    (the paper's form, written with its bias corrections as one step size ``alpha``;
+    Keras adds eps to sqrt(v) before that correction, the paper after it).
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
@@ -116,15 +65,19 @@ class Adam:
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
         self.t += 1
-        alphas = {}  # the step size, once per dtype, computed in that dtype as Keras does
-        for dtype in {w.dtype for w in params.values()}:
-            cast, t = dtype.type, dtype.type(self.t)
-            alphas[dtype] = (cast(self.lr) * np.sqrt(1 - cast(self.beta2) ** t)
-                             / (1 - cast(self.beta1) ** t))
+        for name, w in params.items():
+            m = self.m.setdefault(name, np.zeros_like(w))
+            v = self.v.setdefault(name, np.zeros_like(w))
+            self.update(w, grads[name], m, v)
 
-        def update(w, g, m, v):
-            cast = w.dtype.type  # every constant in the parameter's dtype
-            m += (g - m) * cast(1 - self.beta1)
-            v += (g * g - v) * cast(1 - self.beta2)
-            w -= m * alphas[w.dtype] / (np.sqrt(v) + cast(self.eps))
-        for_each_chunk(update, params, grads, self.m, self.v)
+    def update(self, w, g, m, v) -> None:
+        """One array's update, in place: weights ``w``, gradient ``g``, moments ``m`` and ``v``."""
+        m += (1 - self.beta1) * (g - m)
+        v += (1 - self.beta2) * (g * g - v)
+        w -= self.step_size(w.dtype) * m / (np.sqrt(v) + self.eps)
+
+    def step_size(self, dtype) -> np.floating:
+        """``alpha`` of step ``t``, computed in the weights' dtype as Keras computes it."""
+        lr, beta1, beta2, t = (np.dtype(dtype).type(value)
+                               for value in (self.lr, self.beta1, self.beta2, self.t))
+        return lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)

@@ -252,7 +252,7 @@ def top3_bars(image, proba, class_names, true_label, ax_image=None, ax_bars=None
 def parity_curves(runs: dict) -> plt.Figure:
     """Loss curves of NumPy and Keras trained side by side, and how far apart they are.
 
-    ``runs`` maps a label to a :func:`cifar_mlp.keras_mirror.parity_run` report. Left:
+    ``runs`` maps a label to a :func:`cifar_mlp.parity.parity_run` report. Left:
     the loss per step of each run in both frameworks (NumPy solid, Keras dotted on
     top). Right: the relative difference per step, log scale; for reports made with
     ``reference=True``, also NumPy float32 against NumPy float64 (dashed), the rounding
@@ -334,5 +334,16 @@ def step_time(bench: dict) -> plt.Figure:
            xlabel="milliseconds (best of repeated timings)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def top3_gallery(images, proba, y_true, class_names, indices) -> plt.Figure:
+    """The explorer's view for several images at once, as one static figure."""
+    fig, axes = plt.subplots(len(indices), 2, figsize=(6.5, 2.1 * len(indices)),
+                             gridspec_kw={"width_ratios": [1, 1.6]})
+    for (ax_image, ax_bars), index in zip(axes, indices):
+        top3_bars(images[index], proba[index], class_names, y_true[index], ax_image, ax_bars)
+    fig.suptitle("Test images and the model's three most probable classes")
     fig.tight_layout()
     return fig

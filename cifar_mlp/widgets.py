@@ -32,14 +32,3 @@ def prediction_explorer(images, proba, y_true, class_names):
     position.observe(redraw, "value")
     redraw()
     return widgets.VBox([which, position, output])
-
-
-def top3_gallery(images, proba, y_true, class_names, indices) -> plt.Figure:
-    """The explorer's view for several images at once, as one static figure."""
-    fig, axes = plt.subplots(len(indices), 2, figsize=(6.5, 2.1 * len(indices)),
-                             gridspec_kw={"width_ratios": [1, 1.6]})
-    for (ax_image, ax_bars), index in zip(axes, indices):
-        top3_bars(images[index], proba[index], class_names, y_true[index], ax_image, ax_bars)
-    fig.suptitle("Test images and the model's three most probable classes")
-    fig.tight_layout()
-    return fig

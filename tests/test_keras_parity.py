@@ -1,4 +1,5 @@
-"""The NumPy MLP and its Keras twin (cifar_mlp.keras_mirror) compute the same thing.
+"""The NumPy MLP and its Keras twin (cifar_mlp.keras_twin) compute the same thing
+(checked with cifar_mlp.parity).
 
 On the real 2,000-image sample (RGB, 1,500 training images), for the seed_rgb recipe
 (SGD with momentum and L2) and a batch-norm + Adam one:
@@ -21,39 +22,41 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from cifar_mlp import keras_mirror as km
+from cifar_mlp import keras_twin as kt
+from cifar_mlp import parity
 from cifar_mlp.data import load_sample
-from cifar_mlp.experiments import RECIPES, Recipe, build, run
-from cifar_mlp.model import MLP
+from cifar_mlp.experiments import RECIPES, Recipe, build
+from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.preprocess import prepare
-from cifar_mlp.train import augment
+from cifar_mlp.runs import run
+from cifar_mlp.train import minibatches
 
-SGD_L2 = RECIPES["seed_rgb"]  # 3072-1024-256-10, SGD momentum 0.9, L2 1e-4
-BN_ADAM = replace(km.SEED_KERAS_RECIPE, name="bn_adam", hidden=(512, 256, 128), dropout=0.0)
+SGD_L2 = RECIPES["seed_rgb"]  # 3072-1024-256-10, SGD momentum 0.9, L2 1e-3
+BN_ADAM = replace(RECIPES["seed_keras"], name="bn_adam", hidden=(512, 256, 128), dropout=0.0)
 PARITY_RECIPES = [pytest.param(SGD_L2, id="sgd_l2"), pytest.param(BN_ADAM, id="bn_adam")]
 
 
 @pytest.fixture(scope="module")
-def rgb():
+def rgb(sample_dir):
     """1,500 training and 500 validation images of the real sample, RGB, standardized."""
-    return prepare(load_sample(), "rgb", n_val=500)
+    return prepare(load_sample(sample_dir), "rgb", n_val=500)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def keras_seed():
-    _, keras = km.quiet_tensorflow()
+    _, keras = kt.quiet_tensorflow()
     keras.utils.set_random_seed(0)
 
 
 # -- the networks are the same ----------------------------------------------------------------
 
-@pytest.mark.parametrize("recipe", [SGD_L2, BN_ADAM, RECIPES["best"], km.SEED_KERAS_RECIPE,
+@pytest.mark.parametrize("recipe", [SGD_L2, BN_ADAM, RECIPES["best"], RECIPES["seed_keras"],
                                     RECIPES["seed_gray"]], ids=lambda r: r.name)
 def test_build_keras_has_the_layers_and_parameters_of_the_mlp(recipe):
-    _, keras = km.quiet_tensorflow()
+    _, keras = kt.quiet_tensorflow()
     n_features = 1024 if recipe.mode == "gray" else 3072
     mlp, _, _ = build(recipe, n_features)
-    model, optimizer = km.build_keras(recipe, n_features)
+    model, optimizer = kt.build_keras(recipe, n_features)
 
     dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
     norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
@@ -77,14 +80,14 @@ def test_build_keras_has_the_layers_and_parameters_of_the_mlp(recipe):
 
 def test_keras_he_init_is_the_untruncated_normal_of_the_mlp():
     """Keras's HeNormal is truncated at 2 std; ours (and the twin's) is a plain normal."""
-    model, _ = km.build_keras(SGD_L2, 3072)
+    model, _ = kt.build_keras(SGD_L2, 3072)
     w = model.layers[0].kernel.numpy()
     std = np.sqrt(2.0 / 3072)
     assert abs(w.std() / std - 1) < 0.01
     assert np.abs(w).max() > 4 * std  # a normal truncated at 2 std never gets there
 
 
-def test_copy_weights_round_trip_gives_the_same_numbers_and_predictions(rgb):
+def test_copied_weights_give_the_same_numbers_and_predictions(rgb):
     recipe = replace(BN_ADAM, hidden=(64, 32))
     source, _, _ = build(recipe, 3072)
     rng = np.random.default_rng(1)
@@ -92,32 +95,32 @@ def test_copy_weights_round_trip_gives_the_same_numbers_and_predictions(rgb):
         for name, array in store.items():
             array[...] = rng.uniform(0.5, 1.5, array.shape) if "var" in name or "gamma" in name \
                 else rng.normal(0, 0.1, array.shape)
-    model, _ = km.build_keras(recipe, 3072)
-    km.copy_weights(source, model)
-    target = MLP(**{**source.config, "seed": 99})
-    km.copy_weights_to_mlp(model, target)
+    model, _ = kt.build_keras(recipe, 3072)
+    kt.copy_weights(source, model)
+    variables = kt.keras_variables(source, model)
+    assert variables.keys() == {**source.params, **source.bn_state}.keys()
     for store in ("params", "bn_state"):
         for name, array in getattr(source, store).items():
-            np.testing.assert_array_equal(getattr(target, store)[name], array, err_msg=name)
+            np.testing.assert_array_equal(variables[name].numpy(), array, err_msg=name)
 
     x = rgb.x_val[:256]
     ours = source.forward(x)
-    theirs = model.predict(km.evaluation_dataset(x), verbose=0)
+    theirs = model.predict(kt.evaluation_dataset(x), verbose=0)
     assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(ours).max()
 
 
 def test_copy_weights_rejects_a_different_network():
     mlp, _, _ = build(replace(SGD_L2, hidden=(64,)), 3072)
-    model, _ = km.build_keras(replace(SGD_L2, hidden=(32,)), 3072)
+    model, _ = kt.build_keras(replace(SGD_L2, hidden=(32,)), 3072)
     with pytest.raises(ValueError, match="shape"):
-        km.copy_weights(mlp, model)
+        kt.copy_weights(mlp, model)
 
 
 # -- the gradients and the loss curves --------------------------------------------------------
 
 @pytest.mark.parametrize("recipe", PARITY_RECIPES)
 def test_float32_gradients_and_loss_curves(rgb, recipe):
-    report = km.parity_run(recipe, rgb, steps=50)
+    report = parity.parity_run(recipe, rgb, steps=50)
     gradient = report["gradient"]
     assert gradient["max_relative"] <= 1e-5, gradient["per_parameter"]
     assert gradient["loss_relative"] <= 1e-5
@@ -143,53 +146,59 @@ def test_float64_loss_curves_agree_for_50_steps(rgb, recipe):
     (Narrower hidden layers than above, to keep float64 quick: the formulas do not
     depend on the widths.)
     """
-    report = km.parity_run(recipe, rgb, steps=50, dtype="float64")
+    report = parity.parity_run(recipe, rgb, steps=50, dtype="float64")
     assert report["max_relative_difference"] <= 1e-10, report["relative_difference"]
     assert report["gradient"]["max_relative"] <= 1e-10
     assert max(report["weights_relative"].values()) <= 1e-8, report["weights_relative"]
 
 
-def test_gradient_parity_is_a_number(rgb):
-    recipe = replace(SGD_L2, hidden=(32,))
+@pytest.mark.parametrize("recipe", [replace(SGD_L2, hidden=(32,)), replace(BN_ADAM, hidden=(32,))],
+                         ids=["sgd_l2", "bn_adam"])
+def test_gradient_differences_are_small_and_leave_the_statistics_alone(rgb, recipe):
     mlp, _, _ = build(recipe, 3072)
-    model, _ = km.build_keras(recipe, 3072)
-    km.copy_weights(mlp, model)
+    model, _ = kt.build_keras(recipe, 3072)
+    kt.copy_weights(mlp, model)
     state = {k: v.copy() for k, v in mlp.bn_state.items()}
-    value = km.gradient_parity(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
-    assert 0 <= value <= 1e-5
+    moving = [v.numpy() for v in model.non_trainable_variables]
+    report = parity.gradient_differences(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
+    assert 0 <= report["max_relative"] <= 1e-5
+    assert set(report["per_parameter"]) | set(report["zero_gradients"]) == set(mlp.params)
+    assert set(report["zero_gradients"]) == set(parity.zero_gradient_names(mlp))
     assert all(np.array_equal(mlp.bn_state[k], v) for k, v in state.items())
+    assert all(np.array_equal(v.numpy(), m) for v, m in zip(model.non_trainable_variables, moving))
 
 
 def test_dropout_is_refused_by_the_gradient_check(rgb):
     recipe = replace(SGD_L2, hidden=(32,), dropout=0.5)
     mlp, _, _ = build(recipe, 3072)
-    model, _ = km.build_keras(recipe, 3072)
+    model, _ = kt.build_keras(recipe, 3072)
     with pytest.raises(ValueError, match="dropout"):
-        km.gradient_parity(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
+        parity.gradient_differences(mlp, model, rgb.x_train[:128], rgb.y_train[:128])
 
 
 # -- a training run ------------------------------------------------------------------------------
 
-def test_training_dataset_gives_the_batches_of_train(rgb):
-    """Same seed: the permutation and augmentations train() draws, in the same order."""
+@pytest.mark.parametrize("augment_data", [False, True], ids=["plain", "augmented"])
+def test_training_dataset_gives_the_batches_of_minibatches_over_two_epochs(rgb, augment_data):
+    """Same seed: the permutations and augmentations train() draws, epoch after epoch."""
     x, y = rgb.x_train, rgb.y_train
-    dataset = km.training_dataset(x, y, batch_size=128, seed=3, augment_data=True)
-    rng = np.random.default_rng(3)
-    order = rng.permutation(len(x))
-    expected = [(augment(x[order[s:s + 128]], rng), y[order[s:s + 128]])
-                for s in range(0, len(x), 128)]
-    got = [(a.numpy(), b.numpy()) for a, b in dataset]
-    assert len(got) == len(expected) == 12
-    for (xa, ya), (xb, yb) in zip(got, expected):
-        np.testing.assert_array_equal(xa, xb)
-        np.testing.assert_array_equal(ya, yb)
+    dataset = kt.training_dataset(x, y, batch_size=128, seed=3, augment_data=augment_data)
+    rng = np.random.default_rng(3)  # carried from epoch to epoch, as train() carries it
+    for _ in range(2):
+        expected = list(minibatches(x, y, 128, rng, augment_data))
+        got = [(a.numpy(), b.numpy()) for a, b in dataset]  # one pass: one epoch
+        assert len(got) == len(expected) == 12
+        for (xa, ya), (xb, yb) in zip(got, expected):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
 
 
-def test_train_keras_writes_the_keys_of_run(rgb, tmp_path):
+def test_a_keras_run_writes_the_keys_of_a_numpy_run(rgb, tmp_path):
     recipe = Recipe("tiny", hidden=(32,), batchnorm=True, dropout=0.1, optimizer="adam",
                     lr=1e-3, schedule="plateau", epochs=3, patience=2)
     ours = run(recipe, rgb, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    theirs = km.train_keras(recipe, rgb, max_epochs=2, results_dir=tmp_path, weights_dir=tmp_path)
+    theirs = run(recipe, rgb, framework=KERAS, max_epochs=2, results_dir=tmp_path,
+                 weights_dir=tmp_path, progress=False)
     written = json.loads((tmp_path / "keras_tiny.json").read_text())
     numpy_written = json.loads((tmp_path / "tiny.json").read_text())
     assert set(numpy_written) - {"framework"} <= set(written)
@@ -200,23 +209,24 @@ def test_train_keras_writes_the_keys_of_run(rgb, tmp_path):
     assert 0.1 < theirs["test_accuracy"] <= 1 and theirs["n_test"] == len(rgb.x_test)
 
 
-def test_train_keras_reloads_a_trained_recipe_and_retrains_a_changed_one(rgb, tmp_path):
+def test_a_keras_run_reloads_a_trained_recipe_and_retrains_a_changed_one(rgb, tmp_path):
     recipe = Recipe("tiny", hidden=(16,), epochs=2, patience=None)
-    settings = dict(results_dir=tmp_path, weights_dir=tmp_path)
-    first = km.train_keras(recipe, rgb, **settings)
+    settings = dict(framework=KERAS, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    first = run(recipe, rgb, **settings)
     (tmp_path / "keras_tiny.json").unlink()
-    again = km.train_keras(recipe, rgb, **settings)  # reloaded: same weights, same history
+    again = run(recipe, rgb, **settings)  # reloaded: same weights, same history
     assert (tmp_path / "keras_tiny.json").is_file()
     assert again["history"] == first["history"]
     assert again["test_accuracy"] == first["test_accuracy"]
     for a, b in zip(first["model"].get_weights(), again["model"].get_weights()):
         np.testing.assert_array_equal(a, b)
-    changed = km.train_keras(replace(recipe, lr=0.02), rgb, **settings)  # another key: trains
+    changed = run(replace(recipe, lr=0.02), rgb, **settings)  # another key: trains
     assert changed["history"].seconds != first["history"].seconds
 
 
 def test_a_diverged_keras_run_is_reported_and_not_kept_for_reloading(rgb, tmp_path):
     recipe = Recipe("exploding", hidden=(16,), lr=1e6, epochs=3, patience=None)
-    result = km.train_keras(recipe, rgb, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    result = run(recipe, rgb, framework=KERAS, results_dir=tmp_path, weights_dir=tmp_path,
+                 progress=False)
     assert result["history"].stop_reason == "diverged (NaN loss)"
     assert not list(tmp_path.rglob("keras_exploding.npz"))

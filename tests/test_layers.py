@@ -1,4 +1,5 @@
-"""Each layer's backward pass against central differences, and the layers' edge cases.
+"""Each layer's backward pass against central differences, the layers' edge cases, and
+their contract: no function changes its arguments.
 
 Gradient checks run in float64 and ask for a relative error below 1e-7.
 Central differences are themselves off by about 1e-11 to 1e-10 (rounding,
@@ -13,10 +14,12 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from cifar_mlp.checks import check_features, check_labels
 from cifar_mlp.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 from cifar_mlp.layers import (affine_backward, affine_forward, batchnorm_backward,
-                              batchnorm_forward, dropout_backward, dropout_forward, relu_backward,
-                              relu_forward, softmax, softmax_cross_entropy)
+                              batchnorm_forward, batchnorm_inference, dropout_backward,
+                              dropout_forward, log_softmax, relu_backward, relu_forward, softmax,
+                              softmax_cross_entropy)
 
 TOL = 1e-7
 FLOOR = 1e-2
@@ -75,24 +78,21 @@ def test_relu_gradient(n, d, seed):
     x = rng.standard_normal((n, d))
     x += np.where(x >= 0, 0.1, -0.1)
     dout = rng.standard_normal((n, d))
-    dx = relu_backward(dout.copy(), relu_forward(x)[1])
+    dx = relu_backward(dout, relu_forward(x)[1])
     assert grad_error(dx, numerical_gradient_array(lambda: relu_forward(x)[0], x, dout)) < TOL
 
 
-def test_relu_backward_writes_into_dout():
+def test_relu_values_and_a_new_gradient_array():
     out, cache = relu_forward(np.array([[-1.0, 0.0, 2.0]]))
     np.testing.assert_array_equal(out, [[0.0, 0.0, 2.0]])
     dout = np.array([[5.0, 6.0, 7.0]])
     dx = relu_backward(dout, cache)
-    assert dx is dout
+    assert dx is not dout
     np.testing.assert_array_equal(dx, [[0.0, 0.0, 7.0]])
+    np.testing.assert_array_equal(dout, [[5.0, 6.0, 7.0]])
 
 
 # -- batch normalization ---------------------------------------------------------
-
-def new_bn_param(d, dtype=np.float64):
-    return {"mode": "train", "running_mean": np.zeros(d, dtype), "running_var": np.ones(d, dtype)}
-
 
 # A batch of one has zero variance: x_hat is 0 whatever x, so every gradient
 # through x is exactly 0 and the check would say nothing. Batches start at 2
@@ -108,49 +108,54 @@ def test_batchnorm_gradients(n, d, seed):
     assume(x.var(axis=0).min() > 0.1)
     gamma, beta = 1.0 + 0.5 * rng.standard_normal(d), rng.standard_normal(d)
     dout = rng.standard_normal((n, d))
-    dx, dgamma, dbeta = batchnorm_backward(dout, batchnorm_forward(x, gamma, beta, new_bn_param(d))[1])
+    dx, dgamma, dbeta = batchnorm_backward(dout, batchnorm_forward(x, gamma, beta)[1])
 
-    def out():  # a fresh bn_param each time: the running statistics do not matter here
-        return batchnorm_forward(x, gamma, beta, new_bn_param(d))[0]
+    def out():
+        return batchnorm_forward(x, gamma, beta)[0]
 
     assert grad_error(dx, numerical_gradient_array(out, x, dout)) < TOL
     assert grad_error(dgamma, numerical_gradient_array(out, gamma, dout)) < TOL
     assert grad_error(dbeta, numerical_gradient_array(out, beta, dout)) < TOL
 
 
-def test_batchnorm_train_normalizes_and_updates_running_stats():
+def test_batchnorm_forward_normalizes_with_the_biased_variance_and_keeps_the_statistics():
     rng = np.random.default_rng(0)
     x = 3.0 * rng.standard_normal((200, 4)) + 5.0
     gamma, beta = np.array([1.0, 2.0, 0.5, 1.0]), np.array([0.0, -1.0, 3.0, 0.5])
-    bn_param = new_bn_param(4)
-    running_mean, running_var = bn_param["running_mean"], bn_param["running_var"]
-    out, _ = batchnorm_forward(x, gamma, beta, bn_param)
+    out, cache = batchnorm_forward(x, gamma, beta)
     # Normalized with the biased variance and eps = 1e-3 (Keras's defaults).
-    expected = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3) * gamma + beta
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    # Updated in place, with momentum 0.99: running = 0.99 * running + 0.01 * batch.
-    assert bn_param["running_mean"] is running_mean and bn_param["running_var"] is running_var
-    np.testing.assert_allclose(running_mean, 0.01 * x.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(running_var, 0.99 + 0.01 * x.var(0), rtol=1e-12)
+    x_hat = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3)
+    np.testing.assert_allclose(out, x_hat * gamma + beta, rtol=1e-12, atol=1e-12)
+    assert set(cache) == {"x_hat", "gamma", "inv_std", "mean", "var"}
+    np.testing.assert_allclose(cache["x_hat"], x_hat, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cache["mean"], x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(cache["var"], x.var(0), rtol=1e-12)
+    np.testing.assert_allclose(cache["inv_std"], 1 / np.sqrt(x.var(0) + 1e-3), rtol=1e-12)
+    out_eps, _ = batchnorm_forward(x, gamma, beta, eps=1.0)
+    np.testing.assert_allclose(out_eps, (x - x.mean(0)) / np.sqrt(x.var(0) + 1.0) * gamma + beta,
+                               rtol=1e-12, atol=1e-12)
 
 
-def test_batchnorm_test_mode_uses_running_stats():
+def test_batchnorm_inference_uses_the_running_statistics():
     x = np.array([[1.0, 2.0], [3.0, 5.0]])
     gamma, beta = np.array([2.0, 1.0]), np.array([0.5, 0.0])
-    bn_param = {"mode": "test", "eps": 0.0, "running_mean": np.array([1.0, 1.0]),
-                "running_var": np.array([4.0, 1.0])}
-    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    mean, var = np.array([1.0, 1.0]), np.array([4.0, 1.0])
+    out = batchnorm_inference(x, gamma, beta, mean, var, eps=0.0)
     np.testing.assert_allclose(out, [[0.5, 1.0], [2.5, 4.0]])
-    assert cache is None
-    np.testing.assert_array_equal(bn_param["running_mean"], [1.0, 1.0])  # unchanged
+    np.testing.assert_array_equal(mean, [1.0, 1.0])  # unchanged
+    np.testing.assert_array_equal(var, [4.0, 1.0])
 
 
-def test_batchnorm_custom_momentum_and_missing_running_stats():
-    x = np.array([[0.0], [2.0]])
-    bn_param = {"mode": "train", "momentum": 0.5}
-    batchnorm_forward(x, np.ones(1), np.zeros(1), bn_param)
-    np.testing.assert_allclose(bn_param["running_mean"], [0.5])  # 0.5 * 0 + 0.5 * 1
-    np.testing.assert_allclose(bn_param["running_var"], [1.0])  # 0.5 * 1 + 0.5 * 1
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_batchnorm_inference_with_the_batch_statistics_equals_training(dtype, rtol):
+    rng = np.random.default_rng(3)
+    x = (2.0 * rng.standard_normal((64, 5)) + 1.0).astype(dtype)
+    gamma = (1.0 + 0.3 * rng.standard_normal(5)).astype(dtype)
+    beta = rng.standard_normal(5).astype(dtype)
+    out, cache = batchnorm_forward(x, gamma, beta, eps=1e-3)
+    same = batchnorm_inference(x, gamma, beta, cache["mean"], cache["var"], eps=1e-3)
+    assert same.dtype == dtype
+    np.testing.assert_allclose(same, out, rtol=rtol, atol=rtol)
 
 
 # -- dropout -------------------------------------------------------------------------
@@ -165,7 +170,7 @@ def test_dropout_gradient(n, d, rate, seed):
     def out():  # the same generator state every time: the same mask
         return dropout_forward(x, rate, True, np.random.default_rng(seed))[0]
 
-    dx = dropout_backward(dout.copy(), dropout_forward(x, rate, True, np.random.default_rng(seed))[1])
+    dx = dropout_backward(dout, dropout_forward(x, rate, True, np.random.default_rng(seed))[1])
     assert grad_error(dx, numerical_gradient_array(out, x, dout)) < TOL
 
 
@@ -182,6 +187,12 @@ def test_dropout_is_inverted_and_identity_at_inference():
         assert same is x and cache is None
         dout = np.ones_like(x)
         assert dropout_backward(dout, cache) is dout
+
+
+def test_dropout_rejects_a_rate_outside_0_to_1():
+    for rate in (1.0, -0.1):
+        with pytest.raises(ValueError, match=r"rate in \[0, 1\)"):
+            dropout_forward(np.ones((2, 3)), rate, True, np.random.default_rng(0))
 
 
 # -- softmax cross-entropy -----------------------------------------------------------
@@ -217,6 +228,7 @@ def test_softmax_cross_entropy_extreme_logits(dtype, smoothing):
     expected_grad = (np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]) - target) / 2
     assert np.isfinite(loss) and np.isfinite(dlogits).all()
     rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(log_softmax(logits), log_p, rtol=rtol)
     np.testing.assert_allclose(loss, expected_loss, rtol=rtol)
     np.testing.assert_allclose(dlogits, expected_grad, rtol=rtol, atol=1e-7)
     assert loss.dtype == dlogits.dtype == dtype
@@ -228,6 +240,89 @@ def test_softmax_rows_sum_to_one_even_for_huge_logits():
     assert p.dtype == np.float32
 
 
+# -- no function changes its arguments -------------------------------------------------
+
+def copies(obj):
+    """A deep copy of the arrays inside nested tuples, lists and dicts."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(copies(item) for item in obj)
+    if isinstance(obj, dict):
+        return {key: copies(value) for key, value in obj.items()}
+    return obj
+
+
+def assert_same(a, b):
+    """The same nested structure holding equal arrays (NaN never occurs here)."""
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    else:
+        assert a == b
+
+
+def backward_call(name):
+    """(function, arguments) of a backward call (or the loss), built from a forward pass."""
+    rng = np.random.default_rng(0)
+    x, dout = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    if name == "affine":
+        w, b = rng.standard_normal((4, 4)), rng.standard_normal(4)
+        return affine_backward, (dout, affine_forward(x, w, b)[1])
+    if name == "relu":
+        return relu_backward, (dout, relu_forward(x)[1])
+    if name == "batchnorm":
+        return batchnorm_backward, (dout, batchnorm_forward(x, rng.random(4) + 0.5,
+                                                            rng.standard_normal(4))[1])
+    if name == "dropout":
+        return dropout_backward, (dout, dropout_forward(x, 0.5, True, rng)[1])
+    if name == "softmax_cross_entropy":
+        return softmax_cross_entropy, (x, rng.integers(0, 4, 6), 0.1)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", ["affine", "relu", "batchnorm", "dropout",
+                                  "softmax_cross_entropy"])
+def test_backward_leaves_its_arguments_alone_and_repeats_exactly(name):
+    function, arguments = backward_call(name)
+    before = copies(arguments)
+    first = function(*arguments)
+    assert_same(arguments, before)  # dout, the cache (its arrays too) and the labels
+    second = function(*arguments)
+    assert_same(arguments, before)
+    assert_same(second, first)
+
+
+@pytest.mark.parametrize("function, arguments", [
+    (affine_forward, lambda rng: (rng.standard_normal((5, 3)), rng.standard_normal((3, 2)),
+                                  rng.standard_normal(2))),
+    (relu_forward, lambda rng: (rng.standard_normal((5, 3)),)),
+    (batchnorm_forward, lambda rng: (rng.standard_normal((5, 3)), rng.random(3) + 0.5,
+                                     rng.standard_normal(3))),
+    (batchnorm_inference, lambda rng: (rng.standard_normal((5, 3)), rng.random(3) + 0.5,
+                                       rng.standard_normal(3), rng.standard_normal(3),
+                                       rng.random(3))),
+    (dropout_forward, lambda rng: (rng.standard_normal((5, 3)), 0.5, True,
+                                   np.random.default_rng(1))),
+    (log_softmax, lambda rng: (rng.standard_normal((5, 3)),)),
+    (softmax, lambda rng: (rng.standard_normal((5, 3)),)),
+], ids=lambda value: getattr(value, "__name__", ""))
+def test_forward_leaves_its_arguments_alone(function, arguments):
+    arguments = arguments(np.random.default_rng(0))
+    arrays = [a for a in arguments if isinstance(a, np.ndarray)]
+    before = copies(arrays)
+    function(*arguments)
+    assert_same(arrays, before)
+
+
 # -- dtypes ----------------------------------------------------------------------------
 
 def test_every_layer_keeps_float32():
@@ -236,53 +331,41 @@ def test_every_layer_keeps_float32():
     x = rng.standard_normal((8, 5), dtype=f32)
     w, b = rng.standard_normal((5, 4), dtype=f32), np.zeros(4, f32)
     out, cache = affine_forward(x, w, b)
-    arrays = [out, *affine_backward(out.copy(), cache)]
-    h, cache = batchnorm_forward(out, np.ones(4, f32), np.zeros(4, f32), new_bn_param(4, f32))
-    arrays += [h, *batchnorm_backward(h.copy(), cache)]
+    arrays = [out, *affine_backward(out, cache)]
+    gamma, beta = np.ones(4, f32), np.zeros(4, f32)
+    h, cache = batchnorm_forward(out, gamma, beta)
+    arrays += [h, *cache.values(), *batchnorm_backward(h, cache)]
+    arrays.append(batchnorm_inference(out, gamma, beta, cache["mean"], cache["var"]))
     r, cache = relu_forward(h)
-    arrays += [r, relu_backward(r.copy(), cache)]
+    arrays += [r, relu_backward(r, cache)]
     d, cache = dropout_forward(r, 0.5, True, rng)
-    arrays += [d, cache, dropout_backward(d.copy(), cache)]
+    arrays += [d, cache, dropout_backward(d, cache)]
     loss, dlogits = softmax_cross_entropy(d, np.arange(8) % 4, 0.1)
-    arrays += [loss, dlogits, softmax(d)]
+    arrays += [loss, dlogits, softmax(d), log_softmax(d)]
     assert [a.dtype for a in arrays] == [np.float32] * len(arrays)
 
 
-# -- bad inputs ------------------------------------------------------------------------
+# -- input checks (cifar_mlp.checks: the layers themselves check nothing) ----------------
 
-def test_affine_rejects_mismatched_shapes_and_dtypes():
-    x, w, b = np.ones((2, 3)), np.ones((4, 5)), np.ones(5)
-    with pytest.raises(ValueError, match=r"expected x of shape \(N, 4\).*got x of shape \(2, 3\)"):
-        affine_forward(x, w, b)
-    with pytest.raises(ValueError, match=r"expected b of shape \(5,\), got \(4,\)"):
-        affine_forward(np.ones((2, 4)), w, np.ones(4))
-    with pytest.raises(ValueError, match="share one dtype"):
-        affine_forward(np.ones((2, 4)), w.astype(np.float32), b.astype(np.float32))
-
-
-@pytest.mark.parametrize("logits, y, message", [
-    (np.zeros((2, 3)), [0, 3], r"values in \[0, 2\], got min 0 and max 3"),
-    (np.zeros((2, 3)), [-1, 0], r"values in \[0, 2\], got min -1"),
-    (np.zeros((2, 3)), [0.0, 1.0], "integer class indices, got dtype float64"),
-    (np.zeros((2, 3)), [0, 1, 2], r"expected shape \(2,\) to match the batch, got \(3,\)"),
-    (np.zeros((2, 3)), [[0], [1]], r"expected shape \(2,\).*got \(2, 1\)"),
-    (np.array([[0.0, np.nan, 1.0]]), [0], "NaN or inf"),
-    (np.array([[0.0, np.inf, 1.0]]), [0], "NaN or inf"),
-    (np.zeros((0, 3)), np.zeros(0, int), "empty batch"),
-    (np.zeros(3), [0], "2-D"),
+@pytest.mark.parametrize("x, message", [
+    (np.array([[0.0, np.nan, 1.0]]), "NaN or inf"),
+    (np.array([[0.0, np.inf, 1.0]]), "NaN or inf"),
+    (np.zeros((0, 3)), "empty batch"),
+    (np.zeros(3), "2-D"),
+    (np.zeros((2, 4)), "expected 3 features per row, got 4"),
 ])
-def test_softmax_cross_entropy_rejects_bad_input(logits, y, message):
+def test_check_features_rejects_bad_batches(x, message):
     with pytest.raises(ValueError, match=message):
-        softmax_cross_entropy(logits, y)
+        check_features(x, width=3)
 
 
-def test_other_bad_arguments():
-    x = np.ones((2, 3))
-    with pytest.raises(ValueError, match="label_smoothing"):
-        softmax_cross_entropy(x, [0, 1], label_smoothing=1.0)
-    with pytest.raises(ValueError, match=r"rate in \[0, 1\)"):
-        dropout_forward(x, 1.0, True, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="mode 'train' or 'test'"):
-        batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "eval"})
-    with pytest.raises(ValueError, match=r"gamma and beta of shape \(3,\)"):
-        batchnorm_forward(x, np.ones(2), np.zeros(2), {"mode": "train"})
+@pytest.mark.parametrize("y, message", [
+    ([0, 3], r"values in \[0, 2\], got min 0 and max 3"),
+    ([-1, 0], r"values in \[0, 2\], got min -1"),
+    ([0.0, 1.0], "integer class indices, got dtype float64"),
+    ([0, 1, 2], r"expected shape \(2,\) to match the batch, got \(3,\)"),
+    ([[0], [1]], r"expected shape \(2,\).*got \(2, 1\)"),
+])
+def test_check_labels_rejects_bad_labels(y, message):
+    with pytest.raises(ValueError, match=message):
+        check_labels(y, 2, 3)

@@ -132,7 +132,6 @@ def test_parameter_names_order_and_count():
     assert model.n_parameters == (5 * 4 + 3 * 4) + (4 * 3 + 3 * 3) + (3 * 2 + 2)
     x, y = random_batch(np.random.default_rng(0), 3, 5, 2, np.float32)
     _, grads = model.loss(x, y)
-    assert grads is model.grads
     assert list(grads) == list(model.params)
     assert all(grads[k].shape == p.shape for k, p in model.params.items())
     assert MLP([5, 4, 3, 2]).n_parameters == 5 * 4 + 4 + 4 * 3 + 3 + 3 * 2 + 2
@@ -219,7 +218,7 @@ def floating_arrays(obj):
 
 
 LAYER_FUNCTIONS = ["affine_forward", "affine_backward", "batchnorm_forward", "batchnorm_backward",
-                   "relu_forward", "relu_backward", "dropout_forward", "dropout_backward",
+                   "batchnorm_inference", "relu_forward", "relu_backward", "dropout_forward", "dropout_backward",
                    "softmax_cross_entropy", "softmax"]
 
 
@@ -250,7 +249,7 @@ def test_one_dtype_end_to_end(dtype, monkeypatch):
         optimizer.step(model.params, grads)
         assert loss.dtype == dtype
     proba = model.predict_proba((255 * rng.random((5, 12))).astype(np.uint8))
-    arrays = [proba, model.forward(x), *model.params.values(), *model.grads.values(),
+    arrays = [proba, model.forward(x), *model.params.values(), *grads.values(),
               *model.bn_state.values(), *optimizers[0].m.values(), *optimizers[0].v.values(),
               *optimizers[1].velocities.values()]
     assert {a.dtype for a in arrays} == {np.dtype(dtype)}
@@ -278,6 +277,35 @@ def test_inference_uses_running_stats_and_no_dropout():
     assert not np.array_equal(model.forward(x, training=True), model.forward(x, training=True))
 
 
+@pytest.mark.parametrize("momentum", [0.99, 0.5])
+def test_training_pass_moves_the_running_statistics_by_momentum_in_place(momentum):
+    model = MLP([4, 3, 2], batchnorm=True, dtype=np.float64, bn_momentum=momentum)
+    mean, var = model.bn_state["running_mean1"], model.bn_state["running_var1"]
+    x, y = random_batch(np.random.default_rng(0), 16, 4, 2)
+    h = x @ model.params["W1"] + model.params["b1"]  # the input of batch norm
+    model.loss(x, y)
+    # running = momentum * running + (1 - momentum) * batch statistic, from 0 and 1
+    assert model.bn_state["running_mean1"] is mean and model.bn_state["running_var1"] is var
+    np.testing.assert_allclose(mean, (1 - momentum) * h.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, momentum + (1 - momentum) * h.var(0), rtol=1e-12)
+
+
+def test_backward_of_forward_pass_gives_the_gradients_of_loss():
+    model = MLP([6, 5, 4, 3], batchnorm=True, dropout=0.3, dtype=np.float64, seed=2)
+    x, y = random_batch(np.random.default_rng(0), 8, 6, 3)
+    logits, caches = model.forward_pass(x, training=True, rng=np.random.default_rng(5))
+    assert len(caches) == model.n_layers
+    assert set(caches[0]) == {"affine", "batchnorm", "relu", "dropout"}
+    assert set(caches[-1]) == {"affine"}
+    _, dlogits = layers.softmax_cross_entropy(logits, y)
+    grads = model.backward(dlogits, caches)
+    loss, expected, loss_logits = model.loss(x, y, rng=np.random.default_rng(5), return_logits=True)
+    np.testing.assert_array_equal(loss_logits, logits)  # the same dropout masks
+    assert list(grads) == list(expected) == list(model.params)
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], expected[name], err_msg=name)
+
+
 def test_predictions_are_batched_consistently():
     rng = np.random.default_rng(0)
     model = MLP([6, 8, 3], batchnorm=True)
@@ -297,8 +325,8 @@ def test_predictions_are_batched_consistently():
 def train(model, x, y, steps=5):
     optimizer = Adam(1e-2)
     for _ in range(steps):
-        model.loss(x, y)
-        optimizer.step(model.params, model.grads)
+        _, grads = model.loss(x, y)
+        optimizer.step(model.params, grads)
     return model
 
 
@@ -381,10 +409,10 @@ def test_constructor_rejects_bad_arguments(kwargs, message):
 # -- learning ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("config", [{}, {"batchnorm": True}])
-def test_overfits_50_real_images(config):
+def test_overfits_50_real_images(config, sample_dir):
     from cifar_mlp.data import load_sample
 
-    sample = load_sample()
+    sample = load_sample(sample_dir)
     x = sample.x_train[:50].reshape(50, -1).astype(np.float32) / 255
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
     y = sample.y_train[:50]

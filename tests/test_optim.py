@@ -1,10 +1,13 @@
-"""SGD (plain, momentum, Nesterov) and Adam: hand-computed steps, dtypes, convergence."""
+"""SGD (plain, momentum, Nesterov) and Adam: hand-computed steps, the formulas, dtypes,
+convergence, and their fast versions (cifar_mlp.fast): the same numbers, bit for bit."""
 
 
 import numpy as np
 import pytest
 
-from cifar_mlp.optim import CHUNK, SGD, Adam
+from cifar_mlp import fast
+from cifar_mlp.fast import SLICE, FastAdam, FastSGD
+from cifar_mlp.optim import SGD, Adam
 
 
 def run(optimizer, w0, steps):
@@ -71,41 +74,106 @@ def test_minimizes_a_quadratic(optimizer, steps):
     np.testing.assert_allclose(params["b"], 0, atol=1e-3)
 
 
-def reference_update(kind, w, g, state):
-    """The Keras formulas on whole arrays in float32, hyperparameters cast to float32."""
-    f = np.float32
-    if kind == "nesterov":
-        v = state["v"]
-        v[...] = v * f(0.9) - g * f(0.01)
-        w += v * f(0.9) - g * f(0.01)
-    else:
+def reference_update(kind, w, g, state, lr):
+    """The Keras 3 formulas, written out by hand on whole arrays, hyperparameters in w's dtype."""
+    f = w.dtype.type
+    if kind == "plain":  # w = w - lr g
+        w -= f(lr) * g
+    elif kind == "momentum":  # v = m v - lr g;  w = w + v
+        state["v"][...] = f(0.9) * state["v"] - f(lr) * g
+        w += state["v"]
+    elif kind == "nesterov":  # v = m v - lr g;  w = w + m v - lr g
+        state["v"][...] = f(0.9) * state["v"] - f(lr) * g
+        w += f(0.9) * state["v"] - f(lr) * g
+    else:  # Adam: alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t), eps added to sqrt(v)
         state["t"] += 1
         t = f(state["t"])
-        alpha = f(1e-3) * np.sqrt(1 - f(0.999) ** t) / (1 - f(0.9) ** t)
-        state["m"] += (g - state["m"]) * f(1 - 0.9)
-        state["v"] += (g * g - state["v"]) * f(1 - 0.999)
-        w -= state["m"] * alpha / (np.sqrt(state["v"]) + f(1e-7))
+        alpha = f(lr) * np.sqrt(f(1) - f(0.999) ** t) / (f(1) - f(0.9) ** t)
+        state["m"] += f(1 - 0.9) * (g - state["m"])
+        state["v"] += f(1 - 0.999) * (g * g - state["v"])
+        w -= alpha * state["m"] / (np.sqrt(state["v"]) + f(1e-7))
 
 
-@pytest.mark.parametrize("kind", ["nesterov", "adam"])
-def test_chunked_update_equals_whole_array_formula(kind):
+KINDS = ["plain", "momentum", "nesterov", "adam"]
+
+
+def make(kind, fast=False, lr=0.01):
+    sgd, adam = (FastSGD, FastAdam) if fast else (SGD, Adam)
+    return {"plain": lambda: sgd(lr), "momentum": lambda: sgd(lr, momentum=0.9),
+            "nesterov": lambda: sgd(lr, momentum=0.9, nesterov=True),
+            "adam": lambda: adam(lr)}[kind]()
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["plain", "fast"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_update_is_the_hand_written_formula(kind, fast):
     rng = np.random.default_rng(0)
-    shape = (3, CHUNK + 1000)  # several chunks, the last one partial
-    w = rng.standard_normal(shape, dtype=np.float32)
+    w = rng.standard_normal(5, dtype=np.float32)
     params, reference = {"w": w.copy()}, w.copy()
     state = {"v": np.zeros_like(w), "m": np.zeros_like(w), "t": 0}
-    optimizer = SGD(0.01, momentum=0.9, nesterov=True) if kind == "nesterov" else Adam()
+    optimizer = make(kind, fast, lr=0.1)
     for _ in range(3):
-        g = rng.standard_normal(shape, dtype=np.float32)
+        g = rng.standard_normal(5, dtype=np.float32)
         optimizer.step(params, {"w": g})
-        reference_update(kind, reference, g, state)
+        reference_update(kind, reference, g, state, 0.1)
         np.testing.assert_array_equal(params["w"], reference)
 
 
-@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9),
-                                  lambda: SGD(0.1, momentum=0.9, nesterov=True), Adam])
-def test_float32_stays_float32(make):
-    optimizer = make()
+@pytest.fixture(params=[1, 2], ids=["1 thread", "2 threads"])
+def threads(request, monkeypatch):
+    """cifar_mlp.fast with THREADS forced, and a pool of that many threads made afresh."""
+    monkeypatch.setattr(fast, "THREADS", request.param)
+    monkeypatch.setattr(fast, "_pool", None)
+    yield request.param
+    if fast._pool is not None:
+        fast._pool.shutdown()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_optimizers_give_the_plain_ones_numbers_bit_for_bit(kind, dtype, threads):
+    rng = np.random.default_rng(1)
+    shapes = {"W": (600, 700), "b": (700,), "gamma": (7,)}  # W: 4 slices, the last partial
+    assert 600 * 700 > 3 * SLICE
+    start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    plain, fast_params = ({k: v.copy() for k, v in start.items()} for _ in range(2))
+    optimizers = make(kind, fast=False), make(kind, fast=True)
+    for step in range(4):
+        if step == 2:  # as a schedule does, with a NumPy float64 learning rate
+            for optimizer in optimizers:
+                optimizer.lr = np.float64(0.003)
+        grads = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+        optimizers[0].step(plain, grads)
+        optimizers[1].step(fast_params, grads)
+    assert (fast._pool is not None) == (threads > 1)  # the threaded path did run
+    for name in shapes:
+        assert fast_params[name].dtype == dtype
+        np.testing.assert_array_equal(fast_params[name], plain[name], err_msg=name)
+        assert not np.array_equal(fast_params[name], start[name])
+    for state in ("velocities", "m", "v"):
+        for name, array in getattr(optimizers[0], state, {}).items():
+            np.testing.assert_array_equal(getattr(optimizers[1], state)[name], array)
+
+
+def test_slices_are_views_of_slice_elements():
+    params = {"W": np.zeros((3, SLICE)), "b": np.zeros(5)}
+    grads = {"W": np.ones((3, SLICE)), "b": np.ones(5)}
+    velocities = {}
+    work = fast.slices(params, grads, velocities)
+    assert [len(arrays) for arrays in work] == [3] * 4
+    assert [arrays[0].size for arrays in work] == [SLICE] * 3 + [5]
+    assert velocities.keys() == params.keys()  # state created as zeros, shaped like params
+    work[1][0][...] = 7.0  # writing to a slice writes to the parameter
+    assert (params["W"][1] == 7.0).all() and (params["W"][0] == 0).all()
+    calls = []
+    fast.for_each_slice(lambda w, g, v: calls.append(w.size), params, grads, velocities)
+    assert sorted(calls) == sorted([SLICE] * 3 + [5])
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["plain", "fast"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_stays_float32(kind, fast):
+    optimizer = make(kind, fast)
     optimizer.lr = np.float64(0.01)  # even a float64 learning rate from a schedule
     params = {"W": np.ones((3, 2), np.float32), "b": np.zeros(2, np.float32)}
     grads = {"W": np.full((3, 2), 0.5, np.float32), "b": np.ones(2, np.float32)}
@@ -138,28 +206,8 @@ def test_updates_in_place_and_creates_state_lazily():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"grads\['b'\]: expected shape \(2,\), got None"):
-        SGD(0.1).step({"b": np.zeros(2)}, {})
+        FastSGD(0.1).step({"b": np.zeros(2)}, {})
     with pytest.raises(ValueError, match=r"expected shape \(2,\), got \(3,\)"):
-        Adam().step({"b": np.zeros(2)}, {"b": np.zeros(3)})
+        FastAdam().step({"b": np.zeros(2)}, {"b": np.zeros(3)})
     with pytest.raises(ValueError, match="momentum"):
         SGD(0.1, momentum=1.5)
-
-
-@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9, nesterov=True), Adam])
-def test_threaded_update_equals_one_thread_bit_for_bit(make, monkeypatch):
-    from cifar_mlp import optim
-
-    rng = np.random.default_rng(1)
-    shapes = {"W1": (1100, 1000), "b1": (1000,), "W2": (1000, 10), "b2": (10,)}  # 10 slices
-    start = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
-    grads = [{k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
-             for _ in range(3)]
-    finals = []
-    for threads in (1, 4):
-        monkeypatch.setattr(optim, "THREADS", threads)
-        params, optimizer = {k: v.copy() for k, v in start.items()}, make()
-        for g in grads:
-            optimizer.step(params, g)
-        finals.append(params)
-    for name in shapes:
-        np.testing.assert_array_equal(finals[0][name], finals[1][name])

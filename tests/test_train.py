@@ -6,18 +6,21 @@ import math
 import numpy as np
 import pytest
 
+from cifar_mlp import safety
+from cifar_mlp.augment import augment
 from cifar_mlp.data import load_sample
 from cifar_mlp.model import MLP
 from cifar_mlp.optim import SGD, Adam
 from cifar_mlp.preprocess import prepare
-from cifar_mlp.train import (History, ReduceOnPlateau, TrainingDiverged, augment, constant,
-                             cosine, evaluate, step, train)
+from cifar_mlp.schedules import ReduceOnPlateau, constant, cosine
+from cifar_mlp.train import (History, TrainingDiverged, evaluate, minibatches, train,
+                             train_epoch)
 
 
 @pytest.fixture(scope="module")
-def gray():
+def gray(sample_dir):
     """1,500 training and 500 validation images, grayscale (1,024 features), standardized."""
-    return prepare(load_sample(), "gray", n_val=500)
+    return prepare(load_sample(sample_dir), "gray", n_val=500)
 
 
 def fit(data, model=None, optimizer=None, **kwargs):
@@ -113,6 +116,21 @@ def test_a_huge_learning_rate_raises_and_keeps_the_initial_weights(gray):
     assert_same_weights(model, initial)
 
 
+def test_a_nan_batch_loss_stops_training_at_its_step(gray):
+    def infinite(epoch, base_lr):  # the first step makes the weights inf and NaN
+        return math.inf
+
+    initial = MLP([1024, 64, 10], seed=0)
+    model = MLP([1024, 64, 10], seed=0)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 2 of 12: the batch loss is nan"):
+        fit(gray, model, SGD(0.01), epochs=3, schedule=infinite)
+    assert_same_weights(model, initial)
+
+
+def test_training_diverged_is_the_one_of_safety():
+    assert TrainingDiverged is safety.TrainingDiverged
+
+
 def test_divergence_after_good_epochs_restores_the_best_of_them(gray):
     def blow_up_in_epoch_3(epoch, base_lr):
         return base_lr if epoch < 2 else 1e4
@@ -140,19 +158,88 @@ def test_divergence_on_raw_pixels_names_missing_standardization(gray):
     assert all(np.isfinite(p).all() for p in model.params.values())
 
 
+# -- minibatches and one epoch ----------------------------------------------------------------
+
+def row_indices(batches):
+    """The rows of x = arange(n) as a column, batch by batch: [(indices, labels), ...]."""
+    return [(xb[:, 0].astype(int), yb) for xb, yb in batches]
+
+
+def test_minibatches_yield_every_row_once_per_epoch_in_batches_of_batch_size():
+    x, y = np.arange(23.0)[:, None], np.arange(23) % 10
+    rng = np.random.default_rng(4)
+    epochs = [row_indices(minibatches(x, y, 5, rng)) for _ in range(2)]
+    for batches in epochs:
+        assert [len(rows) for rows, _ in batches] == [5, 5, 5, 5, 3]
+        rows = np.concatenate([rows for rows, _ in batches])
+        np.testing.assert_array_equal(np.sort(rows), np.arange(23))  # each row exactly once
+        for rows, labels in batches:
+            np.testing.assert_array_equal(labels, y[rows])  # labels stay with their rows
+    assert not np.array_equal(np.concatenate([r for r, _ in epochs[0]]),
+                              np.concatenate([r for r, _ in epochs[1]]))  # a new order
+
+
+def test_minibatches_are_reproducible_from_the_seed():
+    x, y = np.arange(23.0)[:, None], np.arange(23) % 10
+
+    def two_epochs(seed):
+        rng = np.random.default_rng(seed)
+        return [rows for _ in range(2) for rows, _ in row_indices(minibatches(x, y, 5, rng))]
+
+    for a, b in zip(two_epochs(1), two_epochs(1)):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(two_epochs(1), two_epochs(2)))
+    order = np.random.default_rng(1).permutation(23)  # the permutation drawn from the seed
+    np.testing.assert_array_equal(np.concatenate(two_epochs(1)[:5]), order)
+
+
+def test_minibatches_draw_the_augmentations_from_the_same_rng(rgb_rows):
+    y = np.arange(64) % 10
+    got_rng = np.random.default_rng(5)
+    got = list(minibatches(rgb_rows, y, 24, got_rng, augment_data=True))
+    rng = np.random.default_rng(5)
+    order = rng.permutation(64)  # first the order, then each batch's augmentation in turn
+    expected = [(augment(rgb_rows[order[s:s + 24]], rng), y[order[s:s + 24]])
+                for s in range(0, 64, 24)]
+    assert [len(yb) for _, yb in got] == [24, 24, 16]
+    for (xa, ya), (xb, yb) in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert got_rng.bit_generator.state == rng.bit_generator.state
+    plain = list(minibatches(rgb_rows, y, 24, np.random.default_rng(5)))
+    assert not np.array_equal(plain[0][0], got[0][0])  # augmented indeed
+
+
+def test_train_epoch_without_a_guard_returns_the_mean_loss_and_accuracy(gray):
+    x, y = gray.x_train[:300], gray.y_train[:300]
+    batches = [(x[:128], y[:128]), (x[128:256], y[128:256]), (x[256:], y[256:])]  # 128, 128, 44
+    model = MLP([1024, 16, 10], batchnorm=True, seed=0)
+    twin = MLP([1024, 16, 10], batchnorm=True, seed=0)
+    optimizer = SGD(0.05, momentum=0.9)
+    twin_optimizer = SGD(0.05, momentum=0.9)
+    loss_sum = correct = 0.0
+    for xb, yb in batches:  # the same steps by hand: each batch's loss is taken before its update
+        loss, grads, logits = twin.loss(xb, yb, return_logits=True)
+        twin_optimizer.step(twin.params, grads)
+        loss_sum += float(loss) * len(yb)
+        correct += (logits.argmax(axis=1) == yb).sum()
+    mean_loss, accuracy = train_epoch(model, optimizer, iter(batches))
+    assert mean_loss == pytest.approx(loss_sum / 300, rel=1e-12)  # a mean over the 300 examples
+    assert accuracy == correct / 300
+    assert_same_weights(model, twin)
+
+
 # -- schedules ----------------------------------------------------------------------------
 
 def test_schedules_give_the_expected_learning_rates():
     assert [constant()(e, 0.1) for e in range(3)] == [0.1, 0.1, 0.1]
-    assert [step(0.5, 2)(e, 0.1) for e in range(5)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
     expected = [0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05,
                 0.1 * (1 + math.cos(3 * math.pi / 4)) / 2, 0.0, 0.0]
     assert [cosine(4)(e, 0.1) for e in range(6)] == pytest.approx(expected)
     assert [cosine(2, min_lr=0.01)(e, 0.1) for e in range(3)] == pytest.approx([0.1, 0.055, 0.01])
 
 
-@pytest.mark.parametrize("make", [lambda: step(0.0, 2), lambda: step(0.5, 0),
-                                  lambda: cosine(0), lambda: cosine(5, min_lr=-1),
+@pytest.mark.parametrize("make", [lambda: cosine(0), lambda: cosine(5, min_lr=-1),
                                   lambda: ReduceOnPlateau(factor=1.5),
                                   lambda: ReduceOnPlateau(patience=0)])
 def test_schedules_reject_bad_settings(make):
@@ -170,7 +257,10 @@ def test_reduce_on_plateau_waits_patience_epochs_then_reduces():
 
 
 def test_train_applies_the_schedule_each_epoch(gray):
-    _, history = fit(gray, optimizer=SGD(0.01), epochs=3, schedule=step(0.5, 1))
+    def halve_each_epoch(epoch, base_lr):
+        return base_lr * 0.5 ** epoch
+
+    _, history = fit(gray, optimizer=SGD(0.01), epochs=3, schedule=halve_each_epoch)
     assert history.lr == pytest.approx([0.01, 0.005, 0.0025])
 
 

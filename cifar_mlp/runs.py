@@ -1,0 +1,163 @@
+"""One training run of a recipe, in NumPy or in Keras, trained once and then reloaded.
+
+    result = run(RECIPES["seed_rgb"], prepared, results_dir=..., weights_dir=...)
+    twin = run(RECIPES["seed_rgb"], prepared, framework=KERAS, ...)   # cifar_mlp.keras_twin
+
+trains the recipe (or reloads its weights when the same recipe was already trained on
+the same data by the same framework), evaluates it on the test set once, and writes
+``<results_dir>/<name>.json`` (``keras_<name>.json`` for Keras): test and validation
+accuracy, epochs, timing, parameter count, the data it saw and the recipe itself. The
+book and the README read these files; no number is typed by hand.
+
+A framework is an object that says how to fit, evaluate, save and load its model
+(:class:`NumpyFramework` here, :class:`cifar_mlp.keras_twin.KerasFramework` for Keras);
+everything else (the epoch cap, the cache of trained weights, the results record) is
+done here, once, for both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from .experiments import Recipe, build
+from .model import MLP
+from .preprocess import Prepared
+from .train import History, evaluate, train
+
+
+class NumpyFramework:
+    """How :func:`run` trains, scores and stores the NumPy MLP of a recipe."""
+
+    name, file_prefix = "numpy", ""
+
+    def key(self, recipe: Recipe, prepared: Prepared) -> str:
+        return recipe.key(prepared)
+
+    def fit(self, recipe: Recipe, prepared: Prepared, progress: bool):
+        """The trained model and its :class:`~cifar_mlp.train.History`."""
+        model, optimizer, schedule = build(recipe, prepared.n_features)
+        history = train(model, optimizer, prepared.x_train, prepared.y_train,
+                        prepared.x_val, prepared.y_val, epochs=recipe.epochs,
+                        batch_size=recipe.batch_size, seed=recipe.seed, schedule=schedule,
+                        patience=recipe.patience, augment_data=recipe.augment, progress=progress)
+        return model, history
+
+    def evaluate(self, model, x, y) -> tuple[float, float]:
+        return evaluate(model, x, y)
+
+    def n_parameters(self, model) -> int:
+        return model.n_parameters
+
+    def save(self, model, path: Path) -> None:
+        model.save(path)
+
+    def load(self, path: Path, recipe: Recipe, prepared: Prepared):
+        return MLP.load(path)
+
+    def record(self) -> dict:
+        """Extra fields for the results file."""
+        return {}
+
+
+NUMPY = NumpyFramework()
+
+
+def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights_dir: Path,
+        framework=NUMPY, max_epochs: int | None = None, retrain: bool = False,
+        progress: bool = True) -> dict:
+    """Train ``recipe`` on ``prepared`` (or reload it), test it once, write its results.
+
+    ``weights_dir`` keeps trained models (``<weights_dir>/<data source>/<name>.npz`` and
+    a ``.json`` record beside it); ``results_dir`` receives the results file, or None
+    for no file. ``max_epochs`` caps the recipe's epochs; ``retrain`` ignores a saved
+    model. Returns the result dict, with the model under ``"model"`` and the History
+    under ``"history"`` (both left out of the JSON file).
+    """
+    if max_epochs is not None:
+        recipe = replace(recipe, epochs=min(recipe.epochs, max_epochs))
+    name = framework.file_prefix + recipe.name
+    weights = Path(weights_dir) / prepared.source / f"{name}.npz"
+    key = framework.key(recipe, prepared)
+    saved = None if retrain else saved_training(weights, key)
+    if saved is not None:
+        model = framework.load(weights, recipe, prepared)
+        history, seconds = saved["history"], saved["seconds"]
+    else:
+        started = time.perf_counter()
+        model, history = framework.fit(recipe, prepared, progress)
+        seconds = time.perf_counter() - started
+        if not history.stop_reason.startswith("diverged"):  # not worth reloading
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            framework.save(model, weights)
+            save_training(weights, key, history, seconds)
+
+    result = result_record(
+        recipe, prepared, history, seconds, framework=framework.name,
+        test=framework.evaluate(model, prepared.x_test, prepared.y_test),
+        val=framework.evaluate(model, prepared.x_val, prepared.y_val),
+        parameters=framework.n_parameters(model), **framework.record())
+    write_result(result, results_dir, f"{name}.json")
+    return {**result, "model": model, "history": history}
+
+
+def saved_training(weights: Path, key: str) -> dict | None:
+    """What :func:`save_training` kept beside ``weights`` (``{"history": History,
+    "seconds": float}``), or None when the weights or the record are missing or belong
+    to another key (another recipe, data or framework version)."""
+    saved = Path(weights).with_suffix(".json")
+    if not (Path(weights).is_file() and saved.is_file()):
+        return None
+    record = json.loads(saved.read_text())
+    if record.get("key") != key:
+        return None
+    return {"history": History(**record["history"]), "seconds": record["seconds"]}
+
+
+def save_training(weights: Path, key: str, history: History, seconds: float) -> None:
+    """Keep a trained model's history and training time beside its weights file, under
+    ``key``, for :func:`saved_training`. Call it after the weights are written."""
+    saved = Path(weights).with_suffix(".json")
+    saved.write_text(json.dumps({"key": key, "history": history.to_dict(), "seconds": seconds}))
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def result_record(recipe, prepared, history, seconds, *, framework, test, val, parameters,
+                  **extra) -> dict:
+    """The contents of a results file; ``test`` and ``val`` are (loss, accuracy) pairs."""
+    return {
+        "name": recipe.name,
+        "framework": framework,
+        "description": recipe.description,
+        "test_accuracy": test[1],
+        "test_loss": test[0],
+        "val_accuracy": val[1],
+        "val_loss": val[0],
+        "epochs": history.epochs,
+        "best_epoch": history.best_epoch,
+        "seconds_per_epoch": history.median_seconds_per_epoch,
+        "training_seconds": seconds,
+        "parameters": parameters,
+        "data": prepared.source,
+        "n_train": len(prepared.x_train),
+        "n_val": len(prepared.x_val),
+        "n_test": len(prepared.x_test),
+        "recipe": asdict(recipe),
+        "history": history.to_dict(),
+        "machine": machine(),
+        **extra,
+    }
+
+
+def write_result(result: dict, results_dir: Path | None, filename: str) -> None:
+    """Write a results file (nothing when ``results_dir`` is None)."""
+    if results_dir is not None:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+        (Path(results_dir) / filename).write_text(json.dumps(result, indent=1) + "\n")
