@@ -1,0 +1,94 @@
+"""The code the chapters show with ``show_source`` is the code a reader should learn from:
+public names, short functions, the plain formulas (not the fast path beside them)."""
+
+import ast
+import inspect
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+MAX_CODE_LINES = 40  # per shown object, docstring and blank lines not counted
+
+
+def code_cells(notebook) -> list[str]:
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def shown_expressions(sources: list[str]) -> list[str]:
+    """The arguments of every ``show_source(...)`` call, as source text."""
+    shown = []
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "show_source"):
+                shown += [ast.unparse(argument) for argument in node.args]
+    return shown
+
+
+def imported_names(sources: list[str]) -> dict:
+    """The namespace the notebook's import statements build (nothing else is run)."""
+    namespace = {}
+    for source in sources:
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                exec(compile(ast.Module([node], []), "<notebook>", "exec"), namespace)
+    return namespace
+
+
+def code_lines(obj) -> int:
+    """Lines of source without docstrings, comments and blank lines."""
+    tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(obj)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return len(ast.unparse(tree).splitlines())  # unparse drops comments and blank lines
+
+
+def problems(expression: str, obj) -> list[str]:
+    """Why ``obj``, shown as ``expression``, is not reading-path code (empty when it is)."""
+    found = []
+    dotted = f"{obj.__module__}.{obj.__qualname__}"
+    if any(part.startswith("_") for part in dotted.split(".") + expression.split(".")):
+        found.append(f"{expression} ({dotted}) is private")
+    if obj.__module__ == "cifar_mlp.fast":
+        found.append(f"{expression} is the fast path, not the plain formula")
+    if code_lines(obj) > MAX_CODE_LINES:
+        found.append(f"{expression} has {code_lines(obj)} lines of code (> {MAX_CODE_LINES})")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_code_is_public_short_and_plain(path):
+    sources = code_cells(nbformat.read(path, as_version=4))
+    namespace = imported_names(sources)
+    found = [problem for expression in shown_expressions(sources)
+             for problem in problems(expression, eval(expression, namespace))]
+    assert found == []
+
+
+def test_the_chapters_show_the_plain_optimizers_and_training_loop():
+    sources = [s for path in NOTEBOOKS for s in code_cells(nbformat.read(path, as_version=4))]
+    shown = set(shown_expressions(sources))
+    assert {"SGD", "Adam", "train", "train_epoch", "minibatches"} <= shown
+    namespace = imported_names(sources)
+    assert namespace["SGD"].__module__ == namespace["Adam"].__module__ == "cifar_mlp.optim"
+
+
+def test_the_check_catches_private_long_and_fast_code():
+    from cifar_mlp import fast
+    from cifar_mlp.model import MLP  # the whole class: far more than a screen
+
+    sources = ["from cifar_mlp.fast import FastSGD\nfrom cifar_mlp.model import MLP\n"
+               "show_source(MLP.__init__, FastSGD)"]
+    namespace = imported_names(sources)
+    expressions = shown_expressions(sources)
+    assert expressions == ["MLP.__init__", "FastSGD"]
+    assert any("private" in p for p in problems(expressions[0], eval(expressions[0], namespace)))
+    assert any("fast path" in p for p in problems("FastSGD", fast.FastSGD))
+    assert any("lines of code" in p for p in problems("MLP", MLP))
+    assert problems("MLP.loss", MLP.loss) == []
