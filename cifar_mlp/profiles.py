@@ -1,5 +1,8 @@
-"""Run profiles: the full data by default, or a smoke run on the committed sample.
+"""Run profiles: the full data by default, short runs for a class, or a smoke run.
 
+``CIFAR_MLP_PROFILE=class`` runs every notebook on the full data with every training
+capped at a few epochs, so that a chapter fits in a lab session; its numbers are
+real but short of the full runs', and it writes no results files.
 ``CIFAR_MLP_PROFILE=smoke`` runs every notebook on the sample with tiny budgets (CI
 does this). In the default ``full`` profile, when the full data can be neither found
 nor downloaded, the notebooks fall back to the sample and say so loudly: in the
@@ -27,25 +30,38 @@ PROFILE_ENV = "CIFAR_MLP_PROFILE"
 REQUIRE_FULL_ENV = "CIFAR_MLP_REQUIRE_FULL"
 
 
+CLASS_EPOCHS = 4  # per training run in the class profile: chapters 3 and 4 in ~10 minutes each
+SAMPLE_N_VAL = 500  # validation images held out of the sample's 2,000 training images
+
+
 @dataclass(frozen=True)
 class Profile:
     """How much data and compute a run of the notebooks gets."""
 
     name: str
-    n_val: int  # images held out of the training set for validation
+    n_val: int  # images held out of the full training set for validation
     max_epochs: int | None  # a cap on every training run's epochs (None: the recipe's own)
-    write_results: bool  # whether runs write results/<name>.json (only full-data runs do)
+    write_results: bool  # whether full-data runs write results/<name>.json
 
-    def run_settings(self, root: str | os.PathLike) -> dict:
-        """The profile's arguments of a training run, with its folders under ``root``."""
+    def n_val_for(self, data: CIFAR10) -> int:
+        """The validation split's size for ``data``: the profile's on the full set,
+        SAMPLE_N_VAL on the sample (which is smaller than the full set's split)."""
+        return self.n_val if data.source == "full" else SAMPLE_N_VAL
+
+    def run_settings(self, root: str | os.PathLike, data: CIFAR10) -> dict:
+        """The profile's arguments of a training run on ``data``, with its folders under
+        ``root``. Only a full-data run of a profile that writes results writes them, so
+        a run on the sample never overwrites the full set's numbers."""
         root = Path(root)
+        writes = self.write_results and data.source == "full"
         return {"max_epochs": self.max_epochs,
-                "results_dir": root / "results" if self.write_results else None,
-                "weights_dir": root / "weights"}
+                "results_dir": root / "results" if writes else None,
+                "weights_dir": root / "weights" / ("" if self.name == "full" else self.name)}
 
 
 PROFILES = {
     "full": Profile("full", n_val=5000, max_epochs=None, write_results=True),
+    "class": Profile("class", n_val=5000, max_epochs=CLASS_EPOCHS, write_results=False),
     "smoke": Profile("smoke", n_val=500, max_epochs=2, write_results=False),
 }
 
@@ -104,13 +120,20 @@ def load_data(profile: Profile | None = None,
 
 
 def banner(data: CIFAR10, profile: Profile | None = None):
-    """An HTML banner for the top of a notebook when it does not run on the full data."""
+    """An HTML banner for the top of a notebook that does not show the full runs: short
+    runs of the class profile, a smoke run, or the sample instead of the full data."""
     from IPython.display import HTML
 
     profile = profile or active_profile()
-    if data.source == "full":
+    if profile.name == "class" and data.source == "full":
+        title, text = "Short runs", (
+            f"This page was executed in the class profile: every network trains for at most "
+            f"{profile.max_epochs} epochs, so that the chapter runs in minutes. Its numbers "
+            "are real but below those of the full runs, which the published book shows "
+            "(<code>make book</code> without CIFAR_MLP_PROFILE reproduces them).")
+    elif data.source == "full":
         return None
-    if profile.name == "smoke":
+    elif profile.name == "smoke":
         title, text = "Smoke run", (
             "This page was executed in the smoke profile: on the 2,000-image sample "
             "with tiny budgets, to check that the code runs. Its numbers are not results.")

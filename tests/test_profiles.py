@@ -6,6 +6,7 @@ import pytest
 
 from cifar_mlp import profiles
 from cifar_mlp.data import DataNotFoundError
+from cifar_mlp.preprocess import prepare
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ def test_smoke_profile_uses_the_sample(monkeypatch):
 
 def test_unknown_profile_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_ENV, "huge")
-    with pytest.raises(ValueError, match="full, smoke"):
+    with pytest.raises(ValueError, match="full, class, smoke"):
         profiles.active_profile()
 
 
@@ -80,10 +81,49 @@ def test_project_root_outside_a_repository_is_a_clear_error(tmp_path):
 
 
 def test_run_settings_put_the_folders_under_the_root(tmp_path):
-    assert profiles.PROFILES["full"].run_settings(tmp_path) == {
+    full = profiles.CIFAR10(*[None] * 4, source="full")
+    assert profiles.PROFILES["full"].run_settings(tmp_path, full) == {
         "max_epochs": None, "results_dir": tmp_path / "results", "weights_dir": tmp_path / "weights"}
-    assert profiles.PROFILES["smoke"].run_settings(tmp_path) == {
-        "max_epochs": 2, "results_dir": None, "weights_dir": tmp_path / "weights"}
+    assert profiles.PROFILES["smoke"].run_settings(tmp_path, full) == {
+        "max_epochs": 2, "results_dir": None, "weights_dir": tmp_path / "weights" / "smoke"}
+
+
+def test_class_runs_are_short_keep_their_own_weights_and_say_so(tmp_path):
+    """A class run must not overwrite the full runs' weights or results, and its pages
+    must say that their numbers come from short runs."""
+    full = profiles.CIFAR10(*[None] * 4, source="full")
+    lab = profiles.PROFILES["class"]
+    settings = lab.run_settings(tmp_path, full)
+    assert settings["results_dir"] is None
+    assert settings["weights_dir"] == tmp_path / "weights" / "class"
+    assert 0 < settings["max_epochs"] <= 10
+    assert "Short runs" in profiles.banner(full, lab).data
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return profiles.load_sample(REPO / "data" / "sample")
+
+
+@pytest.mark.parametrize("name", list(profiles.PROFILES))
+def test_every_profile_can_split_the_sample(name, sample):
+    """The offline fallback: the full profile's 5,000 validation images do not fit in the
+    2,000-image sample (prepare used to raise), so a sample gets a split that does."""
+    profile = profiles.PROFILES[name]
+    prepared = prepare(sample, "rgb", n_val=profile.n_val_for(sample), seed=0)
+    assert len(prepared.x_val) == profiles.SAMPLE_N_VAL
+    assert len(prepared.x_train) == len(sample.x_train) - profiles.SAMPLE_N_VAL
+
+
+def test_full_data_keeps_the_profiles_validation_split():
+    full = profiles.CIFAR10(*[None] * 4, source="full")
+    assert profiles.PROFILES["full"].n_val_for(full) == 5000
+
+
+@pytest.mark.parametrize("name", list(profiles.PROFILES))
+def test_only_full_data_writes_results(name, sample, tmp_path):
+    """A run on the sample must never overwrite the full-data results files."""
+    assert profiles.PROFILES[name].run_settings(tmp_path, sample)["results_dir"] is None
 
 
 def test_the_package_does_not_locate_itself():
