@@ -30,7 +30,6 @@ its logging: ``import cifar_mlp.keras_twin`` stays light.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -40,6 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .experiments import Recipe, build
+from .provenance import TRAINING_MODULES, code_fingerprint
 from .schedules import ReduceOnPlateau
 from .train import History, minibatches, score_logits
 
@@ -266,9 +266,13 @@ class KerasFramework:
 
     name, file_prefix = "keras", "keras_"
 
-    def key(self, recipe: Recipe, prepared) -> str:
+    def key(self, recipe: Recipe, prepared) -> dict:
+        """What a saved twin must match to be reused: the recipe and data, our code
+        (the twin's and the NumPy model's it starts from) and TensorFlow's version."""
         tf, _ = quiet_tensorflow()
-        return json.dumps([recipe.key(prepared), True, tf.__version__])
+        return {"recipe and data": recipe.key(prepared),
+                "code": code_fingerprint((*TRAINING_MODULES, "keras_twin")),
+                "TensorFlow": tf.__version__}
 
     def fit(self, recipe: Recipe, prepared, progress: bool):
         tf, keras = quiet_tensorflow()

@@ -1,6 +1,10 @@
-"""What a notebook's stored outputs were produced from: a hash of its code cells."""
+"""What outputs were produced from: a notebook's code cells (for its stored outputs),
+the package's code (for a saved model)."""
 
+import ast
 import hashlib
+import importlib
+import inspect
 
 STAMP_KEY = "cifar_mlp"  # the notebook metadata key that scripts/execute_notebooks.py writes
 
@@ -14,3 +18,26 @@ def code_hash(notebook) -> str:
             digest.update(("".join(source) if isinstance(source, list) else source).encode())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+# The modules whose code decides what a trained NumPy model is: an edit to any of them
+# (not to a docstring or a comment) retrains the models saved before it.
+TRAINING_MODULES = ("augment", "checks", "experiments", "fast", "layers", "model", "optim",
+                    "preprocess", "safety", "schedules", "train")
+
+
+def code_fingerprint(modules) -> str:
+    """A hash of the code of ``modules`` (names in this package), as it is on disk:
+    its syntax tree without docstrings, so that comments, blank lines and docstrings
+    can change without retraining anything."""
+    digest = hashlib.sha256()
+    for name in modules:
+        tree = ast.parse(inspect.getsource(importlib.import_module(f"{__package__}.{name}")))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(f"{name}\n{ast.dump(tree)}\n".encode())
+    return digest.hexdigest()[:16]

@@ -4,7 +4,7 @@
     twin = run(RECIPES["seed_rgb"], prepared, framework=KERAS, ...)   # cifar_mlp.keras_twin
 
 trains the recipe (or reloads its weights when the same recipe was already trained on
-the same data by the same framework), evaluates it on the test set once, and writes
+the same data by the same code and framework), evaluates it on the test set once, and writes
 ``<results_dir>/<name>.json`` (``keras_<name>.json`` for Keras): test and validation
 accuracy, epochs, timing, parameter count, the data it saw and the recipe itself. The
 book and the README read these files; no number is typed by hand.
@@ -27,6 +27,7 @@ from pathlib import Path
 from .experiments import Recipe, build
 from .model import MLP
 from .preprocess import Prepared
+from .provenance import TRAINING_MODULES, code_fingerprint
 from .train import History, evaluate, train
 
 
@@ -35,8 +36,9 @@ class NumpyFramework:
 
     name, file_prefix = "numpy", ""
 
-    def key(self, recipe: Recipe, prepared: Prepared) -> str:
-        return recipe.key(prepared)
+    def key(self, recipe: Recipe, prepared: Prepared) -> dict:
+        """What a saved model must match to be reused, part by part."""
+        return {"recipe and data": recipe.key(prepared), "code": code_fingerprint(TRAINING_MODULES)}
 
     def fit(self, recipe: Recipe, prepared: Prepared, progress: bool):
         """The trained model and its :class:`~cifar_mlp.train.History`."""
@@ -83,11 +85,12 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
     name = framework.file_prefix + recipe.name
     weights = Path(weights_dir) / prepared.source / f"{name}.npz"
     key = framework.key(recipe, prepared)
-    saved = None if retrain else saved_training(weights, key)
+    saved, reason = (None, "retrain=True") if retrain else saved_training(weights, key)
     if saved is not None:
         model = framework.load(weights, recipe, prepared)
         history, seconds = saved["history"], saved["seconds"]
     else:
+        print(f"training {name} ({framework.name}): {reason}", flush=True)
         started = time.perf_counter()
         model, history = framework.fit(recipe, prepared, progress)
         seconds = time.perf_counter() - started
@@ -105,20 +108,23 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
     return {**result, "model": model, "history": history}
 
 
-def saved_training(weights: Path, key: str) -> dict | None:
+def saved_training(weights: Path, key: dict) -> tuple[dict | None, str]:
     """What :func:`save_training` kept beside ``weights`` (``{"history": History,
-    "seconds": float}``), or None when the weights or the record are missing or belong
-    to another key (another recipe, data or framework version)."""
+    "seconds": float}``) and an empty reason; or None and the reason it cannot be used:
+    no saved model, or which parts of ``key`` (the recipe and data, the code, the
+    framework's version) changed since it was saved."""
     saved = Path(weights).with_suffix(".json")
     if not (Path(weights).is_file() and saved.is_file()):
-        return None
+        return None, "no saved model"
     record = json.loads(saved.read_text())
-    if record.get("key") != key:
-        return None
-    return {"history": History(**record["history"]), "seconds": record["seconds"]}
+    before = record.get("key") if isinstance(record.get("key"), dict) else {}
+    changed = [part for part in key if before.get(part) != key[part]]
+    if changed:
+        return None, f"the saved model is stale: {' and '.join(changed)} changed since it was trained"
+    return {"history": History(**record["history"]), "seconds": record["seconds"]}, ""
 
 
-def save_training(weights: Path, key: str, history: History, seconds: float) -> None:
+def save_training(weights: Path, key: dict, history: History, seconds: float) -> None:
     """Keep a trained model's history and training time beside its weights file, under
     ``key``, for :func:`saved_training`. Call it after the weights are written."""
     saved = Path(weights).with_suffix(".json")

@@ -1,0 +1,93 @@
+"""One cached run: a saved model is reused only when the recipe, the data and the code
+that trains it are unchanged; otherwise it retrains and says why, in one line."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cifar_mlp.data import load_sample
+from cifar_mlp.experiments import Recipe
+from cifar_mlp.preprocess import prepare
+from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint
+from cifar_mlp.runs import run
+
+RECIPE = Recipe("tiny", mode="gray", hidden=(16,), epochs=2, patience=None)
+
+
+@pytest.fixture(scope="module")
+def gray(sample_dir):
+    return prepare(load_sample(sample_dir), "gray", n_val=500)
+
+
+def test_a_run_trains_once_then_reloads_the_same_model(gray, tmp_path, capsys):
+    first = run(RECIPE, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert "training tiny (numpy): no saved model" in capsys.readouterr().out
+    again = run(RECIPE, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert "training" not in capsys.readouterr().out
+    assert again["history"] == first["history"]
+    for name, array in first["model"].params.items():
+        np.testing.assert_array_equal(again["model"].params[name], array)
+    assert json.loads((tmp_path / "tiny.json").read_text())["test_accuracy"] == first["test_accuracy"]
+
+
+def test_a_changed_recipe_retrains_and_says_so(gray, tmp_path, capsys):
+    run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, progress=False)
+    capsys.readouterr()
+    run(replace(RECIPE, lr=0.02), gray, results_dir=None, weights_dir=tmp_path, progress=False)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["training tiny (numpy): the saved model is stale: recipe and data changed "
+                   "since it was trained"]
+
+
+def edited_package(tmp_path, module, old, new):
+    """A copy of the package with one edit in one module."""
+    import cifar_mlp
+
+    copy = tmp_path / "edited"
+    shutil.copytree(cifar_mlp.__path__[0], copy / "cifar_mlp",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = copy / "cifar_mlp" / f"{module}.py"
+    source = path.read_text()
+    assert old in source
+    path.write_text(source.replace(old, new, 1))
+    return copy
+
+
+def run_with(package, weights_dir, sample_dir) -> str:
+    """What a fresh Python with ``package`` first on its path prints when it runs RECIPE."""
+    script = (
+        "from cifar_mlp.data import load_sample; from cifar_mlp.preprocess import prepare\n"
+        "from cifar_mlp.experiments import Recipe; from cifar_mlp.runs import run\n"
+        f"gray = prepare(load_sample({str(sample_dir.resolve())!r}), 'gray', n_val=500)\n"
+        f"run({RECIPE!r}, gray, results_dir=None, weights_dir={str(weights_dir)!r}, progress=False)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=package, env={"PYTHONPATH": str(package), "PATH": ""}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_an_edited_layer_retrains_and_a_docstring_edit_does_not(gray, tmp_path, sample_dir):
+    """A student who plants a bug in a layer must see the bug's effect, not the old model."""
+    run(RECIPE, gray, results_dir=None, weights_dir=tmp_path / "weights", progress=False)
+    weights = tmp_path / "weights"
+
+    reworded = edited_package(tmp_path / "a", "layers", '"""ReLU: ``out = max(x, 0)``',
+                              '"""The rectifier: ``out = max(x, 0)``')
+    assert run_with(reworded, weights, sample_dir) == ""  # reloaded: only a docstring changed
+
+    buggy = edited_package(tmp_path / "b", "layers", "out = np.maximum(x, 0)",
+                           "out = np.maximum(x, 0.1)")
+    said = run_with(buggy, weights, sample_dir)
+    assert said.strip() == ("training tiny (numpy): the saved model is stale: code changed "
+                            "since it was trained")
+
+
+def test_the_fingerprint_covers_every_training_module():
+    assert {"layers", "model", "optim", "fast", "train"} <= set(TRAINING_MODULES)
+    assert code_fingerprint(TRAINING_MODULES) == code_fingerprint(TRAINING_MODULES)
+    assert code_fingerprint(TRAINING_MODULES) != code_fingerprint(TRAINING_MODULES[:-1])
