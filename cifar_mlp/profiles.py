@@ -32,6 +32,7 @@ REQUIRE_FULL_ENV = "CIFAR_MLP_REQUIRE_FULL"
 
 CLASS_EPOCHS = 4  # per training run in the class profile: chapters 3 and 4 in ~10 minutes each
 SAMPLE_N_VAL = 500  # validation images held out of the sample's 2,000 training images
+SAMPLE_MAX_EPOCHS = 5  # on the sample, longer runs would take minutes to say nothing more
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,14 @@ class Profile:
     def run_settings(self, root: str | os.PathLike, data: CIFAR10) -> dict:
         """The profile's arguments of a training run on ``data``, with its folders under
         ``root``. Only a full-data run of a profile that writes results writes them, so
-        a run on the sample never overwrites the full set's numbers."""
+        a run on the sample never overwrites the full set's numbers; on the sample no
+        model trains for more than SAMPLE_MAX_EPOCHS epochs."""
         root = Path(root)
-        writes = self.write_results and data.source == "full"
-        return {"max_epochs": self.max_epochs,
+        full = data.source == "full"
+        writes = self.write_results and full
+        max_epochs = self.max_epochs if full else min(self.max_epochs or SAMPLE_MAX_EPOCHS,
+                                                      SAMPLE_MAX_EPOCHS)
+        return {"max_epochs": max_epochs,
                 "results_dir": root / "results" if writes else None,
                 "weights_dir": root / "weights" / ("" if self.name == "full" else self.name)}
 
@@ -147,7 +152,10 @@ def main() -> int:
     """Say, before a long build, which data the notebooks are going to use."""
     profile = active_profile()
     data = load_data(profile)
-    print(f"profile {profile.name}: {data.source} data from {data.origin} "
+    epochs = (f"at most {profile.max_epochs} epochs per model" if profile.max_epochs
+              else "every recipe's full schedule")
+    print(f"profile {profile.name} ({epochs}; {PROFILE_ENV}={'|'.join(PROFILES)} chooses): "
+          f"{data.source} data from {data.origin} "
           f"({len(data.x_train):,} train, {len(data.x_test):,} test images)")
     return 0
 

@@ -122,8 +122,11 @@ def test_full_data_keeps_the_profiles_validation_split():
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))
 def test_only_full_data_writes_results(name, sample, tmp_path):
-    """A run on the sample must never overwrite the full-data results files."""
-    assert profiles.PROFILES[name].run_settings(tmp_path, sample)["results_dir"] is None
+    """A run on the sample must never overwrite the full-data results files, and fits
+    the sample's size."""
+    settings = profiles.PROFILES[name].run_settings(tmp_path, sample)
+    assert settings["results_dir"] is None
+    assert settings["max_epochs"] <= profiles.SAMPLE_MAX_EPOCHS
 
 
 def test_the_package_does_not_locate_itself():
