@@ -36,9 +36,11 @@ def slices(params: dict, grads: dict, *states: dict) -> list:
         if g is None or g.shape != w.shape:
             raise ValueError(f"grads[{name!r}]: expected shape {w.shape}, "
                              f"got {None if g is None else g.shape}")
+        for state in states:
+            if name not in state:
+                state[name] = np.zeros_like(w)
         flats = [np.reshape(w, -1, copy=False), np.ravel(g)]
-        flats += [np.reshape(state.setdefault(name, np.zeros_like(w)), -1, copy=False)
-                  for state in states]
+        flats += [np.reshape(state[name], -1, copy=False) for state in states]
         result += [[flat[start:start + SLICE] for flat in flats]
                    for start in range(0, w.size, SLICE)]
     return result
@@ -68,15 +70,40 @@ def for_each_slice(update, params: dict, grads: dict, *states: dict) -> None:
 
 
 class FastSGD(SGD):
-    """:class:`cifar_mlp.optim.SGD`, updated slice by slice on all cores."""
+    """:class:`cifar_mlp.optim.SGD`, updated slice by slice on all cores, in place."""
 
     def step(self, params: dict, grads: dict) -> None:
-        for_each_slice(self.update, params, grads, self.velocities)
+        for_each_slice(self.update_in_place, params, grads, self.velocities)
+
+    def update_in_place(self, w, g, v) -> None:
+        """:meth:`SGD.update <cifar_mlp.optim.SGD.update>`, the same operations in the
+        same order, with one temporary instead of three."""
+        if self.momentum == 0:
+            w -= self.lr * g
+            return
+        v *= self.momentum
+        v -= self.lr * g
+        if self.nesterov:
+            w += self.momentum * v - self.lr * g
+        else:
+            w += v
 
 
 class FastAdam(Adam):
-    """:class:`cifar_mlp.optim.Adam`, updated slice by slice on all cores."""
+    """:class:`cifar_mlp.optim.Adam`, updated slice by slice on all cores, in place."""
 
     def step(self, params: dict, grads: dict) -> None:
         self.t += 1
-        for_each_slice(self.update, params, grads, self.m, self.v)
+        self.step_sizes = {w.dtype: self.step_size(w.dtype) for w in params.values()}
+        for_each_slice(self.update_in_place, params, grads, self.m, self.v)
+
+    def update_in_place(self, w, g, m, v) -> None:
+        """:meth:`Adam.update <cifar_mlp.optim.Adam.update>`, the same operations in the
+        same order, with the step size computed once per step instead of once per slice."""
+        m += (1 - self.beta1) * (g - m)
+        v += (1 - self.beta2) * (g * g - v)
+        denominator = np.sqrt(v)
+        denominator += self.eps
+        change = self.step_sizes[w.dtype] * m
+        change /= denominator
+        w -= change

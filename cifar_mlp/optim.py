@@ -30,8 +30,9 @@ class SGD:
     def step(self, params: dict, grads: dict) -> None:
         """Update every array of ``params`` in place from ``grads``."""
         for name, w in params.items():
-            v = self.velocities.setdefault(name, np.zeros_like(w))
-            self.update(w, grads[name], v)
+            if name not in self.velocities:
+                self.velocities[name] = np.zeros_like(w)
+            self.update(w, grads[name], self.velocities[name])
 
     def update(self, w, g, v) -> None:
         """One array's update, in place: weights ``w``, gradient ``g``, velocity ``v``."""
@@ -66,9 +67,9 @@ class Adam:
         """Update every array of ``params`` in place from ``grads``."""
         self.t += 1
         for name, w in params.items():
-            m = self.m.setdefault(name, np.zeros_like(w))
-            v = self.v.setdefault(name, np.zeros_like(w))
-            self.update(w, grads[name], m, v)
+            if name not in self.m:
+                self.m[name], self.v[name] = np.zeros_like(w), np.zeros_like(w)
+            self.update(w, grads[name], self.m[name], self.v[name])
 
     def update(self, w, g, m, v) -> None:
         """One array's update, in place: weights ``w``, gradient ``g``, moments ``m`` and ``v``."""
