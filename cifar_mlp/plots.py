@@ -321,7 +321,7 @@ def step_time(bench: dict) -> plt.Figure:
     peak = bench["peak_gflops_after_step_timing"] * 1e9
     parts = {"matrix products at peak": bench["network"]["matmul_flops_per_step"]["total"] / peak}
     for name, seconds in bench["breakdown_best_seconds"].items():
-        if name.startswith(("bias", "relu", "softmax", "optimizer")):
+        if name.startswith(("bias", "relu", "softmax", "optimizer")) and "plain" not in name:
             parts[name.split(" (")[0].replace("_", " ")] = seconds
     step = bench["train_step"]["train_step"]["best_seconds"]
     fig, ax = plt.subplots(figsize=(8, 3.6))
