@@ -19,6 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 help:
 	@echo "make book       run the notebooks on CIFAR-10 and build the HTML book in _build/html"
+	@echo "                (CIFAR_MLP_PROFILE=class make book: short runs that fit a lab session)"
 	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
 	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
@@ -38,7 +39,8 @@ book: $(INSTALLED)
 	@echo "The book is in _build/html/index.html"
 
 test: $(INSTALLED)
-	$(PY) -m pytest tests
+	@command -v chromium >/dev/null || echo "NOTE: no chromium here: the JupyterLab browser test is skipped (apt-get install chromium runs it; .ci/run does)"
+	$(PY) -m pytest -rs tests
 	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
 notebooks: $(INSTALLED)

@@ -1,6 +1,10 @@
-"""Show the package's own code in the chapters, so prose and code cannot drift apart."""
+"""What the chapters display besides figures: the package's own code, and prose with
+the numbers the notebook has just computed, so prose and code cannot drift apart."""
 
 import inspect
+import re
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*(?::([^}]*))?\}\}")
 
 
 def show_source(*objects):
@@ -8,3 +12,27 @@ def show_source(*objects):
     from IPython.display import Code
 
     return Code("\n\n".join(inspect.getsource(obj) for obj in objects), language="python")
+
+
+def fill(text: str, numbers: dict) -> str:
+    """``text`` with each ``{{name}}`` or ``{{name:format}}`` replaced by ``numbers[name]``,
+    formatted as ``format(value, format)``. A name missing from ``numbers`` is an error,
+    never a silent gap in the prose. Single braces (LaTeX's) are left alone."""
+    def value(match):
+        name, spec = match.group(1), match.group(2) or ""
+        if name not in numbers:
+            raise KeyError(f"prose: no number named {name!r} (known: {', '.join(sorted(numbers))})")
+        return format(numbers[name], spec)
+    return PLACEHOLDER.sub(value, text)
+
+
+def prose(text: str, numbers: dict):
+    """A paragraph of the chapter with computed numbers in it, rendered as Markdown.
+
+    The cell that calls it is the prose itself: its input is hidden, in JupyterLab
+    and in the book alike, so both show the same paragraph with the same numbers,
+    which come from this run of the notebook (:func:`fill`).
+    """
+    from IPython.display import Markdown
+
+    return Markdown(fill(inspect.cleandoc(text), numbers))

@@ -1,0 +1,149 @@
+"""The chapters as a student sees them: JupyterLab on 127.0.0.1, in a headless Chromium.
+
+Checks that the prose shows numbers (not role syntax or placeholders) and that the
+prediction explorer of chapter 3 renders and answers its slider. JupyterLab serves a
+copy of the notebooks (autosave off as well), so the committed files are never
+written. Skipped, with the reason, when no Chromium is installed (Debian's
+``chromium``; ``.ci/run`` installs it).
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium: the JupyterLab browser test needs Debian's chromium "
+                             "(apt-get install chromium)")
+NOTEBOOKS = sorted(path.name for path in (REPO / "notebooks").glob("*.ipynb"))
+TOKEN = "cifar-mlp-test"
+SETTINGS = {  # every cell rendered (no windowing), nothing saved behind our back
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of the notebooks and the sample: its base URL."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "data" / "sample", root / "data" / "sample")
+    settings = root / "settings"
+    for name, values in SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(values))
+    port = free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+           "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False",
+         "--allow-root"],  # CI runs as root
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("JupyterLab did not start:\n" + server.stderr.read().decode()[-2000:])
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def open_notebook(browser, lab, name):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    workspace = f"{Path(name).stem}-{time.monotonic_ns()}"  # a new one: no other tab restored
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell').length > 5")
+    return page
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
+    notebook = json.loads((REPO / "notebooks" / name).read_text())
+    expected = sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code"
+                   and "".join(cell["source"]).startswith("prose("))
+    assert expected > 0, "every chapter has prose with numbers"
+    page = open_notebook(browser, lab, name)
+    try:
+        prose_outputs = ".jp-OutputArea-output.jp-RenderedMarkdown"
+        page.wait_for_function(f"document.querySelectorAll('{prose_outputs}').length >= {expected}",
+                               timeout=60_000)
+        prose = page.locator(prose_outputs).all_inner_texts()
+        assert len([p for p in prose if re.search(r"\d", p)]) >= expected
+        text = page.inner_text(".jp-Notebook")
+        assert "{glue" not in text and "{{" not in text, "role syntax or a placeholder is shown"
+    finally:
+        page.close()
+
+
+def test_chapter_1_reads_the_size_of_the_data_in_its_prose(browser, lab):
+    page = open_notebook(browser, lab, "01_data.ipynb")
+    try:
+        page.wait_for_selector(".jp-OutputArea-output.jp-RenderedMarkdown", timeout=60_000)
+        assert re.search(r"So we have [\d,]+ training images and [\d,]+ test",
+                         page.inner_text(".jp-Notebook"))
+    finally:
+        page.close()
+
+
+def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
+    page = open_notebook(browser, lab, "03_train_eval.ipynb")
+    try:
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=600_000)
+        explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-slider")).first
+        image = explorer.locator("img").first
+        image.wait_for(timeout=60_000)
+        before = image.get_attribute("src")
+        slider.focus()
+        page.keyboard.press("ArrowRight")  # the next test image
+        deadline = time.monotonic() + 60
+        while image.get_attribute("src") == before and time.monotonic() < deadline:
+            time.sleep(0.5)  # the output is redrawn by the kernel
+        assert image.get_attribute("src") != before, "the slider moved but the figure did not change"
+        assert explorer.locator(".widget-readout").first.inner_text().strip() == "1"
+    finally:
+        page.close()
