@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,13 +90,18 @@ def browser():
         chromium.close()
 
 
+@contextmanager
 def open_notebook(browser, lab, name):
+    """A browser page showing notebook ``name`` in JupyterLab, closed afterwards."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    workspace = f"{Path(name).stem}-{time.monotonic_ns()}"  # a new one: no other tab restored
-    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell').length > 5")
-    return page
+    try:
+        workspace = f"{Path(name).stem}-{time.monotonic_ns()}"  # a new one: no other tab restored
+        page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{name}?token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell').length > 5")
+        yield page
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -104,8 +110,7 @@ def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
     expected = sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code"
                    and "".join(cell["source"]).startswith("prose("))
     assert expected > 0, "every chapter has prose with numbers"
-    page = open_notebook(browser, lab, name)
-    try:
+    with open_notebook(browser, lab, name) as page:
         prose_outputs = ".jp-OutputArea-output.jp-RenderedMarkdown"
         page.wait_for_function(f"document.querySelectorAll('{prose_outputs}').length >= {expected}",
                                timeout=60_000)
@@ -113,23 +118,17 @@ def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
         assert len([p for p in prose if re.search(r"\d", p)]) >= expected
         text = page.inner_text(".jp-Notebook")
         assert "{glue" not in text and "{{" not in text, "role syntax or a placeholder is shown"
-    finally:
-        page.close()
 
 
 def test_chapter_1_reads_the_size_of_the_data_in_its_prose(browser, lab):
-    page = open_notebook(browser, lab, "01_data.ipynb")
-    try:
+    with open_notebook(browser, lab, "01_data.ipynb") as page:
         page.wait_for_selector(".jp-OutputArea-output.jp-RenderedMarkdown", timeout=60_000)
         assert re.search(r"So we have [\d,]+ training images and [\d,]+ test",
                          page.inner_text(".jp-Notebook"))
-    finally:
-        page.close()
 
 
 def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
-    page = open_notebook(browser, lab, "03_train_eval.ipynb")
-    try:
+    with open_notebook(browser, lab, "03_train_eval.ipynb") as page:
         page.wait_for_function("window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -145,5 +144,3 @@ def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
             time.sleep(0.5)  # the output is redrawn by the kernel
         assert image.get_attribute("src") != before, "the slider moved but the figure did not change"
         assert explorer.locator(".widget-readout").first.inner_text().strip() == "1"
-    finally:
-        page.close()
