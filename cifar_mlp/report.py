@@ -96,32 +96,25 @@ def framework_table(results: dict) -> str:
 
 
 def bench_table(bench: dict) -> str:
-    """The measurements of ``make bench`` (``results/bench.json``) against their targets."""
-    ratios, targets, met = bench["ratios"], bench["targets"], bench["targets_met"]
+    """The measurements of ``make bench`` (``results/bench.json``), as a reader needs them."""
+    ratios = bench["ratios"]
     step_ms = bench["train_step"]["train_step"]["best_seconds"] * 1e3
-
-    def verdict(name):
-        return "yes" if met[name] else "no"
-
     rows = [
         ["float32 matrix-product peak, the network's shapes",
-         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s", "", ""],
+         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s"],
         ["loss and gradients of a step, fraction of peak",
-         f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}", "", ""],
+         f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}"],
         ["whole train step (with the optimizer update), fraction of peak",
-         f"{ratios['train_step_fraction_of_peak']:.2f} ({step_ms:.1f} ms)",
-         f"at least {targets['train_step_fraction_of_peak']}", verdict("train_step_fraction_of_peak")],
+         f"{ratios['train_step_fraction_of_peak']:.2f} ({step_ms:.1f} ms)"],
         ["NumPy epoch / Keras epoch",
          f"{bench['numpy_epoch_train']['median_seconds']:.1f} s / "
-         f"{bench['keras_epoch']['median_seconds']:.1f} s = {ratios['numpy_over_keras_epoch']:.2f}",
-         f"at most {targets['numpy_over_keras_epoch']}", verdict("numpy_over_keras_epoch")],
-        ["seed-style float64 trainer / NumPy, per epoch", f"{ratios['seed_style_over_numpy']:.1f}x",
-         f"at least {targets['seed_style_over_numpy']}x", verdict("seed_style_over_numpy")],
+         f"{bench['keras_epoch']['median_seconds']:.1f} s = {ratios['numpy_over_keras_epoch']:.2f}"],
+        ["seed-style float64 trainer / NumPy, per epoch", f"{ratios['seed_style_over_numpy']:.1f}x"],
     ]
     measured = (f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
                 f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
                 f"other processes used {bench['contention']['others_cpu_share']:.1%} of the CPU.")
-    return measured + "\n\n" + _table(["measure", "result", "target", "met"], rows)
+    return measured + "\n\n" + _table(["measure", "result"], rows)
 
 
 def ablation_table(results: dict) -> str:

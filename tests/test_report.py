@@ -80,13 +80,15 @@ def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
     assert "Best from-scratch" not in table
 
 
-def test_bench_table_reports_the_committed_measurements_against_their_targets():
+def test_bench_table_reports_the_committed_measurements_without_project_targets():
+    """A reader learns from measurements; targets and "met" verdicts are the project's."""
     bench = json.loads((REPO / "results" / "bench.json").read_text())
     table = report.bench_table(bench)
     ratio = bench["ratios"]["numpy_over_keras_epoch"]
-    verdict = "yes" if bench["targets_met"]["numpy_over_keras_epoch"] else "no"
-    assert f"= {ratio:.2f} | at most {bench['targets']['numpy_over_keras_epoch']} | {verdict} |" in table
+    assert f"= {ratio:.2f} |" in table
     assert f"{bench['ratios']['seed_style_over_numpy']:.1f}x" in table
+    for project_words in ("target", "| met", "at least", "at most"):
+        assert project_words not in table.lower(), project_words
 
 
 def test_ablation_table_shows_each_step_and_its_change(tmp_path):
