@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from cifar_mlp.provenance import without_docstrings
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 MAX_CODE_LINES = 40  # per shown object, docstring and blank lines not counted
 
@@ -39,13 +41,7 @@ def imported_names(sources: list[str]) -> dict:
 
 def code_lines(obj) -> int:
     """Lines of source without docstrings, comments and blank lines."""
-    tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(obj)))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
+    tree = without_docstrings(ast.parse(inspect.cleandoc("\n" + inspect.getsource(obj))))
     return len(ast.unparse(tree).splitlines())  # unparse drops comments and blank lines
 
 
