@@ -18,7 +18,8 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 .PHONY: help venv book test notebooks bench lab clean clean-all
 
 help:
-	@echo "make book       run the notebooks on CIFAR-10 and build the HTML book in _build/html"
+	@echo "make book       train every model the chapters show (progress in the terminal; an"
+	@echo "                interrupted run resumes), then run the notebooks and build _build/html"
 	@echo "                (CIFAR_MLP_PROFILE=class make book: short runs that fit a lab session)"
 	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
@@ -35,6 +36,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 book: $(INSTALLED)
 	$(PY) -m cifar_mlp.profiles
+	$(PY) -m cifar_mlp.book_runs
 	$(VENV)/bin/jupyter-book build --all --keep-going .
 	@echo "The book is in _build/html/index.html"
 

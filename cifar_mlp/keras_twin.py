@@ -225,9 +225,20 @@ def evaluate_keras(keras_model, x, y) -> tuple[float, float]:
     return loss_sum / len(logits), correct / len(logits)
 
 
-def _epoch_recorder(keras, history: History, bar):
+def l2_penalty(keras_model, l2: float) -> float:
+    """``l2 * sum(W**2)`` over the Dense kernels, as :meth:`cifar_mlp.model.MLP.l2_penalty`."""
+    if not l2:
+        return 0.0
+    _, keras = quiet_tensorflow()
+    return l2 * sum(float(np.sum(np.square(layer.kernel.numpy(), dtype=np.float64)))
+                    for layer in keras_model.layers if isinstance(layer, keras.layers.Dense))
+
+
+def _epoch_recorder(keras, history: History, bar, l2: float):
     """A callback filling a :class:`History` (per-epoch logs, learning rate and wall time)
-    and advancing the progress ``bar`` as :func:`cifar_mlp.train.train` does."""
+    and advancing the progress ``bar`` as :func:`cifar_mlp.train.train` does. The
+    training loss is the plain cross-entropy metric ``ce``, as NumPy's (Keras's own
+    ``loss`` adds the L2 penalty and label smoothing); the penalty is recorded apart."""
 
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -237,12 +248,13 @@ def _epoch_recorder(keras, history: History, bar):
             # First in the callback list: the time excludes the other callbacks' work
             # (weight copies for early stopping) as little as NumPy's does.
             history.seconds.append(time.perf_counter() - self.started)
-            history.train_loss.append(float(logs["loss"]))
+            history.train_loss.append(float(logs["ce"]))
             history.train_acc.append(float(logs["accuracy"]))
             history.val_loss.append(float(logs["val_ce"]))
             history.val_acc.append(float(logs["val_accuracy"]))
+            history.l2_penalty.append(l2_penalty(self.model, l2))
             history.lr.append(float(self.model.optimizer.learning_rate.numpy()))
-            bar.set_postfix({"loss": f"{logs['loss']:.3f}", "acc": f"{logs['accuracy']:.3f}",
+            bar.set_postfix({"loss": f"{logs['ce']:.3f}", "acc": f"{logs['accuracy']:.3f}",
                              "val_loss": f"{logs['val_ce']:.3f}",
                              "val_acc": f"{logs['val_accuracy']:.3f}",
                              "lr": f"{history.lr[-1]:.2g}"}, refresh=False)
@@ -282,7 +294,7 @@ class KerasFramework:
 
         history = History()
         bar = tqdm(total=recipe.epochs, desc="training (Keras)", unit="epoch", disable=not progress)
-        callbacks = [_epoch_recorder(keras, history, bar), keras.callbacks.TerminateOnNaN()]
+        callbacks = [_epoch_recorder(keras, history, bar, recipe.l2), keras.callbacks.TerminateOnNaN()]
         if isinstance(schedule, ReduceOnPlateau):
             callbacks.append(keras.callbacks.ReduceLROnPlateau(
                 monitor="val_ce", mode="min", factor=schedule.factor, patience=schedule.patience,

@@ -168,11 +168,17 @@ class MLP:
         loss, dlogits = softmax_cross_entropy(logits, y, self.label_smoothing)
         grads = self.backward(dlogits, caches)
         if self.l2:  # the L2 penalty on the weight matrices and its gradient
+            loss += self.l2_penalty()
             for i in range(1, self.n_layers + 1):
-                w = self.params[f"W{i}"]
-                loss += self.l2 * sum_of_squares(w)
-                grads[f"W{i}"] += 2.0 * self.l2 * w
+                grads[f"W{i}"] += 2.0 * self.l2 * self.params[f"W{i}"]
         return (loss, grads, logits) if return_logits else (loss, grads)
+
+    def l2_penalty(self) -> float:
+        """The L2 term of the loss: ``l2 * sum(W**2)`` over the weight matrices."""
+        if not self.l2:
+            return 0.0
+        return self.l2 * sum(sum_of_squares(self.params[f"W{i}"])
+                             for i in range(1, self.n_layers + 1))
 
     def normalize(self, i, h, training):
         """Batch normalization of hidden layer i: ``(out, cache)``.

@@ -49,9 +49,11 @@ def minibatches(x, y, batch_size: int, rng: np.random.Generator, augment_data: b
 def train_epoch(model, optimizer, batches, guard=None) -> tuple[float, float]:
     """One pass over ``batches``: for each, the loss and its gradients, then an update.
 
-    Returns the epoch's mean training loss and accuracy: running means over the
-    batches, taken as the weights changed. The accuracy of a batch comes from the
-    logits of its own forward pass (dropout on), before the update, as Keras reports it.
+    Returns the epoch's mean training cross-entropy and accuracy: running means over
+    the batches, taken as the weights changed, from the logits of each batch's own
+    forward pass (dropout on), before the update, as Keras reports them. The
+    cross-entropy is the plain one, as :func:`evaluate` measures it on validation: the
+    L2 penalty and label smoothing change what is minimized, not what is reported.
     """
     loss_sum, correct, seen = 0.0, 0, 0
     for x_batch, y_batch in batches:
@@ -59,8 +61,9 @@ def train_epoch(model, optimizer, batches, guard=None) -> tuple[float, float]:
         if guard is not None:
             guard.check(loss, x_batch)  # stops at a NaN or exploding loss
         optimizer.step(model.params, grads)
-        loss_sum += float(loss) * len(y_batch)
-        correct += int((logits.argmax(axis=1) == y_batch).sum())
+        batch_loss, batch_correct = score_logits(logits, y_batch)
+        loss_sum += batch_loss
+        correct += batch_correct
         seen += len(y_batch)
     return loss_sum / seen, correct / seen
 
@@ -106,7 +109,8 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
         if isinstance(schedule, ReduceOnPlateau):
             optimizer.lr = schedule.update(val_loss)
         history.record(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
-                       val_acc=val_acc, lr=lr, seconds=time.perf_counter() - started)
+                       val_acc=val_acc, l2_penalty=model.l2_penalty(), lr=lr,
+                       seconds=time.perf_counter() - started)
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
                         val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}", lr=f"{lr:.2g}")
         if patience is not None and epoch - history.best_epoch >= patience:
@@ -129,16 +133,19 @@ class History:
     """What happened during training, one list entry per epoch.
 
     ``train_loss`` and ``train_acc`` are means over the epoch's minibatches (see
-    :func:`train`); ``val_loss`` and ``val_acc`` come from :func:`evaluate` after the
-    epoch; ``lr`` is the learning rate used during the epoch and ``seconds`` its wall
-    time, validation included. ``best_epoch`` (from 1; 0 before any epoch) is the
-    epoch of the lowest validation loss.
+    :func:`train_epoch`); ``val_loss`` and ``val_acc`` come from :func:`evaluate` after
+    the epoch. Both losses are the plain cross-entropy, so the two curves compare like
+    with like; ``l2_penalty`` is the L2 term the optimizer also minimizes
+    (``l2 * sum(W**2)``, at the end of the epoch; 0 without L2). ``lr`` is the learning
+    rate used during the epoch and ``seconds`` its wall time, validation included.
+    ``best_epoch`` (from 1; 0 before any epoch) is the epoch of the lowest validation loss.
     """
 
     train_loss: list = field(default_factory=list)
     train_acc: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
+    l2_penalty: list = field(default_factory=list)
     lr: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     best_epoch: int = 0
@@ -156,7 +163,8 @@ class History:
         return float(np.median(self.seconds)) if self.seconds else math.nan
 
     def record(self, **values) -> None:
-        """Append one epoch's values: train_loss, train_acc, val_loss, val_acc, lr, seconds."""
+        """Append one epoch's values: train_loss, train_acc, val_loss, val_acc, l2_penalty,
+        lr, seconds."""
         for name, value in values.items():
             getattr(self, name).append(float(value))
 

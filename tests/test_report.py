@@ -91,10 +91,11 @@ def test_bench_table_reports_the_committed_measurements_without_project_targets(
         assert project_words not in table.lower(), project_words
 
 
-def test_ablation_table_shows_each_step_and_its_change(tmp_path):
-    for i, accuracy in enumerate((0.5, 0.55)):
+def test_ablation_table_shows_each_row_and_its_difference_from_the_best_recipe(tmp_path):
+    for i, accuracy in enumerate((0.6, 0.55)):
         (tmp_path / f"ablation_{i}.json").write_text(json.dumps(
-            {"val_accuracy": accuracy, "epochs": 10, "seconds_per_epoch": 8.0, "parameters": 1234}))
+            {"val_accuracy": accuracy, "val_loss": 1.25, "seconds_per_epoch": 8.0,
+             "parameters": 1234}))
     table = report.ablation_table(report.load_results(tmp_path))
-    assert "| seed network, raw [0, 1] inputs | 50.0% |  | 10 | 8.0 | 1,234 |" in table
-    assert "| + standardization | 55.0% | +5.0 | 10 | 8.0 | 1,234 |" in table
+    assert "| best recipe, all ingredients | 60.0% |  | 1.250 | 8.0 | 1,234 |" in table
+    assert "| without standardization: raw [0, 1] inputs | 55.0% | -5.0 | 1.250 | 8.0 | 1,234 |" in table

@@ -210,23 +210,40 @@ def test_minibatches_draw_the_augmentations_from_the_same_rng(rgb_rows):
     assert not np.array_equal(plain[0][0], got[0][0])  # augmented indeed
 
 
-def test_train_epoch_without_a_guard_returns_the_mean_loss_and_accuracy(gray):
+def test_train_epoch_reports_the_plain_cross_entropy_not_the_penalized_loss(gray):
+    """The training curve must measure what the validation curve measures: before the
+    fix it reported the optimized loss, L2 penalty and label smoothing included."""
     x, y = gray.x_train[:300], gray.y_train[:300]
     batches = [(x[:128], y[:128]), (x[128:256], y[128:256]), (x[256:], y[256:])]  # 128, 128, 44
-    model = MLP([1024, 16, 10], batchnorm=True, seed=0)
-    twin = MLP([1024, 16, 10], batchnorm=True, seed=0)
+    settings = dict(batchnorm=True, l2=0.01, label_smoothing=0.1, seed=0)
+    model, twin = MLP([1024, 16, 10], **settings), MLP([1024, 16, 10], **settings)
     optimizer = SGD(0.05, momentum=0.9)
     twin_optimizer = SGD(0.05, momentum=0.9)
-    loss_sum = correct = 0.0
-    for xb, yb in batches:  # the same steps by hand: each batch's loss is taken before its update
+    loss_sum = ce_sum = correct = 0.0
+    for xb, yb in batches:  # the same steps by hand: each batch is scored before its update
         loss, grads, logits = twin.loss(xb, yb, return_logits=True)
         twin_optimizer.step(twin.params, grads)
+        z = logits.astype(np.float64)
+        log_p = z - z.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        ce_sum -= log_p[np.arange(len(yb)), yb].sum()
         loss_sum += float(loss) * len(yb)
         correct += (logits.argmax(axis=1) == yb).sum()
-    mean_loss, accuracy = train_epoch(model, optimizer, iter(batches))
-    assert mean_loss == pytest.approx(loss_sum / 300, rel=1e-12)  # a mean over the 300 examples
+    mean_ce, accuracy = train_epoch(model, optimizer, iter(batches))
+    assert mean_ce == pytest.approx(ce_sum / 300, rel=1e-9)  # a mean over the 300 examples
+    assert loss_sum / 300 > mean_ce + 0.1  # the optimized loss is another quantity
     assert accuracy == correct / 300
     assert_same_weights(model, twin)
+
+
+def test_history_records_the_l2_penalty_apart(gray):
+    model = MLP([1024, 16, 10], l2=0.01, seed=0)
+    history = train(model, SGD(0.05, momentum=0.9), gray.x_train[:256], gray.y_train[:256],
+                    gray.x_val[:64], gray.y_val[:64], epochs=2, progress=False)
+    weights = [model.params[f"W{i}"].astype(np.float64) for i in (1, 2)]
+    assert history.l2_penalty[-1] == pytest.approx(0.01 * sum((w ** 2).sum() for w in weights),
+                                                   rel=1e-6)
+    assert len(history.l2_penalty) == history.epochs == 2
 
 
 # -- schedules ----------------------------------------------------------------------------
