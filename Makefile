@@ -46,6 +46,7 @@ test: $(INSTALLED)
 	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
 notebooks: $(INSTALLED)
+	$(PY) -m cifar_mlp.book_runs
 	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
 	$(PY) scripts/update_readme.py
 

@@ -40,7 +40,8 @@ def image_grid(images, labels, class_names, per_class: int = 8, seed: int = 0,
     for row, name in enumerate(class_names):
         chosen = rng.choice(np.flatnonzero(labels == row), per_class, replace=False)
         for ax, index in zip(axes[row], chosen):
-            ax.imshow(images[index], cmap=cmap, vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+            ax.imshow(images[index], cmap=cmap, vmin=0, interpolation="nearest",
+                      vmax=255 if images.dtype == np.uint8 else 1)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center")
@@ -68,8 +69,9 @@ def rgb_and_gray(images, labels, class_names, count: int = 6) -> plt.Figure:
     """The same images in colour (top row) and as luminance (bottom row)."""
     fig, axes = plt.subplots(2, count, figsize=(count * 1.5, 3.4))
     for ax_rgb, ax_gray, image, label in zip(axes[0], axes[1], images, labels):
-        ax_rgb.imshow(image)
-        ax_gray.imshow(image.astype(np.float32) @ LUMA_WEIGHTS, cmap="gray", vmin=0, vmax=255)
+        ax_rgb.imshow(image, interpolation="nearest")
+        ax_gray.imshow(image.astype(np.float32) @ LUMA_WEIGHTS, cmap="gray", vmin=0, vmax=255,
+                       interpolation="nearest")
         ax_rgb.set_title(class_names[label], fontsize=9)
         for ax in (ax_rgb, ax_gray):
             ax.set_xticks([])
@@ -103,13 +105,13 @@ def value_histograms(before: np.ndarray, after: np.ndarray, max_values: int = 2_
 
 
 def activation_scales(scales: dict) -> plt.Figure:
-    """Standard deviation of the activations, layer by layer, for each initialization."""
+    """The scale of the activations, sqrt(E[h**2]), layer by layer, for each initialization."""
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for name, values in scales.items():
         ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
     ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
     ax.set(title="Activation scale through a deep ReLU stack",
-           xlabel="layer", ylabel="std of the activations (log scale)")
+           xlabel="layer", ylabel="sqrt(mean of squared activations), log scale")
     ax.legend()
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
@@ -126,26 +128,65 @@ def loss_curve(losses, title: str = "Training loss", xlabel: str = "step") -> pl
     return fig
 
 
+def loss_curves(curves: dict, title: str, xlabel: str = "step",
+                ylabel: str = "loss (log scale)") -> plt.Figure:
+    """Several loss curves on one log scale, one per label of ``curves``."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, losses in curves.items():
+        ax.semilogy(np.arange(len(losses)), losses, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def relative_errors(errors: dict, threshold: float = 1e-7,
                     title: str = "Gradient checks: analytic against numerical gradients",
                     xlabel: str = "relative error (log scale)") -> plt.Figure:
-    """Horizontal bars of relative errors, one per named array, with the pass threshold marked."""
-    fig, ax = plt.subplots(figsize=(7, 0.28 * len(errors) + 1.2))
+    """One dot per named array at its relative error, with the pass threshold marked.
+
+    Dots, not bars: a bar on a log scale would start at an arbitrary floor. A pass is
+    a filled circle, a failure a cross (symbol and colour); an error of exactly 0,
+    which a log scale cannot place, is drawn as a hollow circle at the left edge.
+    """
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(errors) + 1.4))
     names = list(errors)
-    values = [max(errors[n], 1e-17) for n in names]
-    ax.barh(names, values, color=["tab:green" if v < threshold else "tab:red" for v in values])
+    positive = [errors[n] for n in names if errors[n] > 0]
+    left_edge = min(positive + [threshold]) / 10
+    for row, name in enumerate(names):
+        value = errors[name]
+        if value == 0:
+            ax.plot(left_edge, row, "o", mfc="none", color="tab:gray")
+        elif value < threshold:
+            ax.plot(value, row, "o", color="tab:green")
+        else:
+            ax.plot(value, row, "X", color="tab:red", markersize=9)
     ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    handles = [plt.Line2D([], [], marker="o", ls="", color="tab:green", label="passes"),
+               plt.Line2D([], [], marker="X", ls="", color="tab:red", label="fails"),
+               plt.Line2D([], [], marker="o", ls="", mfc="none", color="tab:gray",
+                          label="exactly 0 (left edge)")]
     ax.set_xscale("log")
-    ax.invert_yaxis()
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
     ax.set(title=title, xlabel=xlabel)
-    ax.legend(loc="lower right")
+    ax.legend(handles=handles + [ax.get_lines()[-1]], loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def training_curves(histories: dict) -> plt.Figure:
-    """Loss and accuracy per epoch, training (dashed) and validation (solid), per model."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    """Cross-entropy and accuracy per epoch, training (dashed) and validation (solid).
+
+    Both loss curves are the plain cross-entropy (:class:`cifar_mlp.train.History`):
+    the same quantity on both splits. The L2 penalty, which the optimizer minimizes
+    too, gets a panel of its own when any model has one.
+    """
+    with_penalty = any(any(h.l2_penalty) for h in histories.values())
+    fig, axes = plt.subplots(1, 3 if with_penalty else 2, figsize=(15 if with_penalty else 11, 3.8))
+    ax_loss, ax_acc = axes[:2]
     for (name, history), color in zip(histories.items(), plt.cm.tab10.colors):
         epochs = np.arange(1, len(history.val_loss) + 1)
         ax_loss.plot(epochs, history.train_loss, "--", color=color)
@@ -153,13 +194,42 @@ def training_curves(histories: dict) -> plt.Figure:
         ax_acc.plot(epochs, history.train_acc, "--", color=color)
         ax_acc.plot(epochs, history.val_acc, "-", color=color, label=name)
         ax_acc.plot(history.best_epoch, history.val_acc[history.best_epoch - 1], "o", color=color)
-    ax_loss.set(title="Loss (dashed: training, solid: validation)", xlabel="epoch",
-                ylabel="cross-entropy")
+        if with_penalty:
+            axes[2].plot(epochs, history.l2_penalty, "-", color=color, label=name)
+    ax_loss.set(title="Cross-entropy (dashed: training, solid: validation)", xlabel="epoch",
+                ylabel="cross-entropy, without the L2 penalty")
     ax_acc.set(title="Accuracy (dot: best validation loss)", xlabel="epoch", ylabel="accuracy")
     ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    for ax in (ax_loss, ax_acc):
+    if with_penalty:
+        axes[2].set(title="L2 penalty, added to the training loss", xlabel="epoch",
+                    ylabel="l2 * sum of squared weights")
+    for ax in axes:
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ablation(results: list) -> plt.Figure:
+    """Validation accuracy of each row of the leave-one-out ablation, the first row
+    (the full recipe) marked by a vertical line; ``results`` is [(label, result), ...]."""
+    labels = [label for label, _ in results]
+    accuracy = np.array([result["val_accuracy"] for _, result in results])
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(results) + 1.3))
+    rows = np.arange(len(results))
+    ax.axvline(accuracy[0], color="black", linestyle="--", label="all ingredients")
+    ax.hlines(rows, accuracy[0], accuracy, color="tab:gray")
+    ax.plot(accuracy, rows, "o", color="tab:blue")
+    for row, value in zip(rows[1:], accuracy[1:]):
+        ax.annotate(f"{(value - accuracy[0]) * 100:+.1f}", (value, row), xytext=(6, -3),
+                    textcoords="offset points", fontsize=8)
+    ax.set_yticks(rows, labels, fontsize=8)
+    ax.set_ylim(len(results) - 0.5, -0.5)
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(title="Leave one out: validation accuracy without each ingredient (points: change)",
+           xlabel="validation accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -197,7 +267,8 @@ def per_class_accuracy(y_true, predictions: dict, class_names) -> plt.Figure:
 
 
 def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.Figure:
-    """Images with predicted and true class; green title when right, red when wrong."""
+    """Images with predicted and true class: a tick and green when right, a cross and red
+    when wrong (symbol and colour, so that both read without colour vision)."""
     cols = 8
     rows = int(np.ceil(len(indices) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.55, rows * 2.2), layout="constrained")
@@ -206,8 +277,9 @@ def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.
     for ax, index in zip(np.ravel(axes), indices):
         predicted = int(np.argmax(proba[index]))
         right = predicted == y_true[index]
-        ax.imshow(images[index])
-        ax.set_title(f"{class_names[predicted]} {proba[index, predicted]:.0%}\n"
+        ax.imshow(images[index], interpolation="nearest")
+        ax.set_title(f"{'✓' if right else '✗'} {class_names[predicted]} "
+                     f"{proba[index, predicted]:.0%}\n"
                      f"true: {class_names[y_true[index]]}", fontsize=8,
                      color="tab:green" if right else "tab:red")
     fig.suptitle(title)
@@ -224,7 +296,7 @@ def first_layer_weights(w: np.ndarray, count: int = 32, seed: int = 0) -> plt.Fi
     for ax, unit in zip(np.ravel(axes), units):
         image = w[:, unit].reshape(32, 32, channels) if channels > 1 else w[:, unit].reshape(32, 32)
         image = (image - image.min()) / (np.ptp(image) + 1e-12)
-        ax.imshow(image, cmap=None if channels > 1 else "gray")
+        ax.imshow(image, cmap=None if channels > 1 else "gray", interpolation="nearest")
         ax.axis("off")
     fig.suptitle(f"First-layer weights of {len(units)} random hidden units, as images")
     fig.tight_layout()
@@ -239,12 +311,13 @@ def top3_bars(image, proba, class_names, true_label, ax_image=None, ax_bars=None
     else:
         fig = ax_image.figure
     top = np.argsort(proba)[::-1][:3]
-    ax_image.imshow(image)
+    ax_image.imshow(image, interpolation="nearest")
     ax_image.set_title(f"true: {class_names[true_label]}", fontsize=9)
     ax_image.axis("off")
     colors = ["tab:green" if c == true_label else "tab:gray" for c in top]
-    ax_bars.barh([class_names[c] for c in top][::-1], proba[top][::-1], color=colors[::-1])
-    ax_bars.set(xlim=(0, 1), xlabel="probability", title="top-3 predictions")
+    names = [f"✓ {class_names[c]}" if c == true_label else class_names[c] for c in top]
+    ax_bars.barh(names[::-1], proba[top][::-1], color=colors[::-1])
+    ax_bars.set(xlim=(0, 1), xlabel="probability", title="top-3 predictions (✓: true class)")
     ax_bars.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     return fig
 
@@ -314,24 +387,26 @@ def framework_comparison(pairs: dict) -> plt.Figure:
 def step_time(bench: dict) -> plt.Figure:
     """Where one NumPy training step spends its time, from ``results/bench.json``.
 
-    Bars: the step's matrix products at the measured matmul peak (the least they can
-    take), each element-wise part as timed on its own, and the optimizer update; the
-    dashed line is the whole step as measured.
+    Bars: the step's matrix products at the measured matmul peak (computed from their
+    FLOPs: the least they can take; hatched), each element-wise part and the optimizer
+    update as timed on their own (measured); the dashed line is the whole step as measured.
     """
     peak = bench["peak_gflops_after_step_timing"] * 1e9
-    parts = {"matrix products at peak": bench["network"]["matmul_flops_per_step"]["total"] / peak}
+    parts = {"matrix products, computed: FLOPs / peak":
+             bench["network"]["matmul_flops_per_step"]["total"] / peak}
     for name, seconds in bench["breakdown_best_seconds"].items():
         if name.startswith(("bias", "relu", "softmax", "optimizer")) and "plain" not in name:
-            parts[name.split(" (")[0].replace("_", " ")] = seconds
+            parts[name.split(" (")[0].replace("_", " ") + ", measured"] = seconds
     step = bench["train_step"]["train_step"]["best_seconds"]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     names = list(parts)
-    ax.barh(names, [parts[n] * 1e3 for n in names], color="tab:blue")
+    bars = ax.barh(names, [parts[n] * 1e3 for n in names], color="tab:blue")
+    bars[0].set(hatch="//", facecolor="white", edgecolor="tab:blue")
     ax.axvline(step * 1e3, color="black", linestyle="--",
                label=f"whole train step, measured: {step * 1e3:.1f} ms")
     ax.invert_yaxis()
     ax.set(title="One training step of 3072-1024-512-10 at batch 128, part by part",
-           xlabel="milliseconds (best of repeated timings)")
+           xlabel="milliseconds (measured: best of repeated timings)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

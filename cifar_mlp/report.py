@@ -27,6 +27,12 @@ def load_results(results_dir: str | Path) -> dict:
             for path in sorted(Path(results_dir).glob("*.json"))}
 
 
+def seed_project(root: str | Path) -> dict:
+    """The seed project's reported accuracies, quoted with their source
+    (``<root>/data/seed_project.json``): figures from elsewhere, kept out of the prose."""
+    return json.loads((Path(root) / "data" / "seed_project.json").read_text())
+
+
 def headline_rows(results: dict) -> list:
     """Rows (label, NumPy result, Keras result or None) for the models that have results."""
     return [(label, results[name], results.get(f"keras_{name}"))

@@ -88,3 +88,41 @@ def test_the_check_catches_private_long_and_fast_code():
     assert any("fast path" in p for p in problems("FastSGD", fast.FastSGD))
     assert any("lines of code" in p for p in problems("MLP", MLP))
     assert problems("MLP.loss", MLP.loss) == []
+
+
+def stale_shown_code(notebook) -> list[str]:
+    """The ``show_source(...)`` cells whose stored output is not the package's code today."""
+    sources = code_cells(notebook)
+    namespace = imported_names(sources)
+    stale = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "show_source(" not in cell.source:
+            continue
+        current = "\n\n".join(inspect.getsource(eval(expression, namespace))
+                              for expression in shown_expressions([cell.source]))
+        stored = [output.get("data", {}).get("text/plain", "") for output in cell.outputs]
+        if stored != [current]:
+            stale.append(cell.source)
+    return stale
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_committed_outputs_show_the_package_code_of_today(path):
+    """The freshness of the shown code: a notebook's own code can be unchanged while the
+    package code it displays has moved on (chapter 2 once showed an older Adam)."""
+    assert stale_shown_code(nbformat.read(path, as_version=4)) == []
+
+
+def test_shown_code_older_than_the_package_is_caught():
+    notebook = nbformat.read(NOTEBOOKS[1], as_version=4)
+    namespace = imported_names(code_cells(notebook))
+    for cell in notebook.cells:  # first every shown output as fresh as the package ...
+        if cell.cell_type == "code" and "show_source(" in cell.source:
+            cell.outputs = [{"output_type": "display_data", "metadata": {}, "data": {
+                "text/plain": "\n\n".join(inspect.getsource(eval(expression, namespace))
+                                           for expression in shown_expressions([cell.source]))}}]
+    assert stale_shown_code(notebook) == []
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and "show_source(Adam)" in c.source)
+    old = cell.outputs[0]["data"]["text/plain"]  # ... then one of them from an older Adam
+    cell.outputs[0]["data"]["text/plain"] = old.replace("self.eps", "1e-8")
+    assert stale_shown_code(notebook) == [cell.source]

@@ -1,0 +1,67 @@
+"""What the chapters say is clean text, and their results are never typed by hand."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+# Control characters other than tab and newline: a backspace where "\b" was meant in a
+# non-raw string, terminal colour codes in an output.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A measured result typed into the prose: a percentage, or a duration in minutes.
+TYPED_RESULT = re.compile(r"\b\d+(\.\d+)?\s?%|\b\d+(\.\d+)?\s(minutes|seconds)\b|"
+                          r"\b(twenty|thirty|forty|fifty|sixty) minutes\b")
+
+
+def output_texts(cell) -> list[str]:
+    texts = []
+    for output in cell.get("outputs", []):
+        texts.append(output.get("text", ""))
+        texts += [value for value in output.get("data", {}).values() if isinstance(value, str)]
+    return texts
+
+
+def control_characters(notebook) -> list[str]:
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        for where, text in [("source", cell.source)] + [("output", t) for t in output_texts(cell)]:
+            for match in CONTROL.finditer(text):
+                context = text[max(0, match.start() - 30):match.end() + 10]
+                found.append(f"cell {index} {where}: {context!r}")
+    return found
+
+
+def prose_texts(notebook) -> list[str]:
+    """Markdown cells, and the templates of prose(...) cells (before numbers fill them)."""
+    texts = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    texts += [cell.source for cell in notebook.cells
+              if cell.cell_type == "code" and cell.source.lstrip().startswith("prose(")]
+    return texts
+
+
+def typed_results(notebook) -> list[str]:
+    found = []
+    for text in prose_texts(notebook):
+        without_math = re.sub(r"\$[^$]*\$", "", re.sub(r"\{\{[^}]*\}\}", "", text))
+        found += [match.group(0) for match in TYPED_RESULT.finditer(without_math)]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_control_characters_in_sources_or_outputs(path):
+    assert control_characters(nbformat.read(path, as_version=4)) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_result_is_typed_into_the_prose(path):
+    assert typed_results(nbformat.read(path, as_version=4)) == []
+
+
+def test_the_checks_catch_a_backspace_and_a_typed_accuracy():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("The seed reached 43% and trained for about twenty minutes."),
+        nbformat.v4.new_code_cell('prose("with \x08eta = {{beta:.1f}}% and 53.0 % typed", numbers)')])
+    assert len(control_characters(notebook)) == 1
+    assert typed_results(notebook) == ["43%", "twenty minutes", "53.0 %"]

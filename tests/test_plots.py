@@ -1,0 +1,98 @@
+"""What the figures draw: the data they claim to draw, told apart by more than colour."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cifar_mlp import plots  # noqa: E402
+from cifar_mlp.train import History  # noqa: E402
+
+CLASSES = [f"class {i}" for i in range(10)]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def history(l2_penalty):
+    return History(train_loss=[2.0, 1.5, 1.2], train_acc=[0.3, 0.45, 0.6],
+                   val_loss=[1.9, 1.6, 1.55], val_acc=[0.32, 0.42, 0.47],
+                   l2_penalty=l2_penalty, lr=[0.01] * 3, seconds=[1.0] * 3, best_epoch=3)
+
+
+def test_training_curves_plot_the_same_quantity_on_both_splits_and_the_penalty_apart():
+    h = history([2.5, 2.1, 1.8])
+    fig = plots.training_curves({"model": h})
+    ax_loss, ax_acc, ax_penalty = fig.axes
+    lines = [tuple(line.get_ydata()) for line in ax_loss.get_lines()]
+    assert lines == [tuple(h.train_loss), tuple(h.val_loss)]  # nothing else on the loss axis
+    assert "without the L2 penalty" in ax_loss.get_ylabel()
+    assert [tuple(line.get_ydata()) for line in ax_penalty.get_lines()] == [tuple(h.l2_penalty)]
+    assert "L2 penalty" in ax_penalty.get_title()
+
+
+def test_training_curves_without_penalty_have_no_penalty_panel():
+    fig = plots.training_curves({"model": history([0.0, 0.0, 0.0])})
+    assert len(fig.axes) == 2
+
+
+def test_images_are_drawn_pixel_for_pixel():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(10), 2)
+    proba = rng.dirichlet(np.ones(10), 20)
+    figures = [plots.image_grid(images, labels, CLASSES, per_class=2),
+               plots.rgb_and_gray(images[:4], labels[:4], CLASSES, count=4),
+               plots.predictions_grid(images, labels, proba, CLASSES, range(8), "t"),
+               plots.first_layer_weights(rng.standard_normal((3072, 16)), count=8),
+               plots.top3_gallery(images, proba, labels, CLASSES, [0, 1])]
+    for fig in figures:
+        images_drawn = [image for ax in fig.axes for image in ax.get_images()]
+        assert images_drawn
+        assert {image.get_interpolation() for image in images_drawn} == {"nearest"}
+
+
+def test_right_and_wrong_predictions_are_marked_by_a_symbol():
+    images = np.zeros((2, 32, 32, 3), np.uint8)
+    proba = np.full((2, 10), 0.05)
+    proba[0, 3] = proba[1, 4] = 0.55
+    fig = plots.predictions_grid(images, np.array([3, 5]), proba, CLASSES, [0, 1], "t")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("✓ class 3") and titles[1].startswith("✗ class 4")
+
+
+def test_gradient_errors_are_dots_with_pass_and_fail_symbols_and_zero_shown_apart():
+    fig = plots.relative_errors({"W1": 1e-9, "b1": 0.0, "W2": 0.3})
+    ax = fig.axes[0]
+    assert not ax.patches  # no bars starting at an arbitrary floor of the log scale
+    markers = [(line.get_marker(), line.get_markerfacecolor()) for line in ax.get_lines()[:3]]
+    assert markers[0][0] == "o" and markers[2][0] == "X"
+    assert markers[1][1] == "none"  # the exact zero, hollow
+
+
+def test_step_time_tells_the_computed_bar_from_the_measured_ones():
+    bench = {"peak_gflops_after_step_timing": 100.0,
+             "network": {"matmul_flops_per_step": {"total": 1e9}},
+             "breakdown_best_seconds": {"bias_add": 1e-4, "relu (forward)": 2e-4,
+                                        "optimizer_update": 2e-3},
+             "train_step": {"train_step": {"best_seconds": 0.015}}}
+    fig = plots.step_time(bench)
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert "computed" in labels[0]
+    assert all(label.endswith("measured") for label in labels[1:])
+
+
+def test_ablation_draws_one_dot_per_row_against_the_full_recipe():
+    rows = [("all", {"val_accuracy": 0.6}), ("without a", {"val_accuracy": 0.55}),
+            ("without b", {"val_accuracy": 0.62})]
+    fig = plots.ablation(rows)
+    ax = fig.axes[0]
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert list(dots[0].get_xdata()) == [0.6, 0.55, 0.62]
+    assert [t.get_text() for t in ax.texts] == ["-5.0", "+2.0"]
