@@ -5,8 +5,9 @@
 
 Every ``*.ipynb`` under the folder is a submission (``alice/02_mlp_math.ipynb`` or
 ``alice_02.ipynb``: the path names it). For each, the grader runs the cells of the
-chapter's Exercises section (tagged ``exercise``; the section is self-contained, so
-the chapter's training cells are not run), in a fresh kernel, in the smoke profile,
+chapter's Exercises section (from its first cell, tagged ``exercise``, to the end of
+the notebook, so cells a student added there run too; the section is self-contained,
+so the chapter's training cells are not run), in a fresh kernel, in the smoke profile,
 offline. Before that, every check cell (nbgrader metadata ``grade: true``, with
 ``grade_id`` the check's name) gets back the source of the teacher's copy in
 ``notebooks/``, so an edited check cannot pass. A check that runs without an error
@@ -98,8 +99,10 @@ def run_exercise_cells(notebook, workdir: Path, timeout: int = CELL_TIMEOUT):
     from nbclient import NotebookClient
 
     section = nbformat.from_dict(notebook)
-    section.cells = [c for c in section.cells
-                     if c.cell_type == "code" and EXERCISE_TAG in c.metadata.get("tags", [])]
+    tagged = [i for i, c in enumerate(section.cells) if EXERCISE_TAG in c.metadata.get("tags", [])]
+    # From the section's first cell to the end: cells a student added there (untagged) run too.
+    section.cells = [c for c in section.cells[tagged[0] if tagged else len(section.cells):]
+                     if c.cell_type == "code"]
     for cell in section.cells:
         cell.outputs, cell.execution_count = [], None
     client = NotebookClient(section, timeout=timeout, kernel_name="python3", allow_errors=True,

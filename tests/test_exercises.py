@@ -226,12 +226,16 @@ def test_the_grader_scores_a_right_and_a_wrong_submission(tmp_path):
     nbformat.write(read(CHAPTER_2), submissions / "alice" / "02_mlp_math.ipynb")
     bob = read(CHAPTER_2)
     for cell in bob.cells:
-        if grade_id(cell) == "affine_layer-solution" or "def affine_backward" in cell.source:
+        if "def affine_backward" in cell.source:
             cell.source = cell.source.replace("x.T @ dout", "dout.T @ x")
         if "def batchnorm_forward" in cell.source:
             cell.source = cell.source.replace("x.var(axis=0)", "x.var(axis=0, ddof=1)")
         if grade_id(cell) == "batchnorm_layer":
             cell.source = "print('✓ trust me')"  # an edited check: the grader puts it back
+    # a cell Bob added to the section (untagged), which his ReLU needs: it must run too
+    (relu,) = [i for i, c in enumerate(bob.cells) if "def relu_forward" in c.source]
+    bob.cells[relu].source = bob.cells[relu].source.replace("np.maximum(x, 0)", "my_relu(x)")
+    bob.cells.insert(relu, nbformat.v4.new_code_cell("def my_relu(x):\n    return np.maximum(x, 0)"))
     nbformat.write(bob, submissions / "bob.ipynb")
 
     graded = grade_folder(submissions, REPO / "notebooks", progress=lambda _: None)
