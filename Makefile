@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv book test notebooks bench lab clean clean-all
+.PHONY: help venv book test notebooks bench lab student grade clean clean-all
 
 help:
 	@echo "make book       train every model the chapters show (progress in the terminal; an"
@@ -25,6 +25,9 @@ help:
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
 	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
 	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make student    the student edition: student/*.ipynb, every solution replaced by a stub"
+	@echo "make grade SUBMISSIONS=folder"
+	@echo "                run the exercise checks on every notebook in folder: scores.csv"
 	@echo "make clean      remove build outputs; make clean-all also removes .venv and data caches"
 
 venv: $(INSTALLED)
@@ -55,6 +58,14 @@ bench: $(INSTALLED)
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/
+
+student: $(INSTALLED)
+	rm -rf student
+	$(PY) -m cifar_mlp.student --out student
+
+grade: $(INSTALLED)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
+	$(PY) -m cifar_mlp.grade "$(SUBMISSIONS)" --out scores.csv
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -144,3 +144,28 @@ def test_a_repository_url_brings_the_repository_and_launch_buttons(tmp_path):
     assert "mybinder.org/v2/gh/someone/cifar-mlp/main" in chapter
     assert "colab.research.google.com/github/someone/cifar-mlp" in chapter
     assert 'href="https://github.com/someone/cifar-mlp"' in chapter
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_exercises_show_with_their_solutions_folded_in_dropdowns(book, chapter):
+    html_dir, _ = book
+    html = page(html_dir, f"notebooks/{chapter}")
+    exercises = html.count('class="exercise admonition"')
+    assert exercises >= 4
+    assert html.count('class="solution dropdown admonition"') == exercises
+    # the solution's code is inside its dropdown, the check after it
+    solution = html.split('class="solution dropdown admonition"')[1]
+    assert "BEGIN SOLUTION" in solution.split("</section>")[0]
+    assert "{exercise-start}" not in html and "{solution-end}" not in html
+
+
+def test_the_teachers_page_lists_every_exercise(book):
+    from html import unescape
+
+    from cifar_mlp.exercises import EXERCISES
+
+    html_dir, _ = book
+    teachers = unescape(page(html_dir, "book/teachers")).replace("\u2019", "'")
+    for exercise in EXERCISES.values():
+        assert exercise.title in teachers
+    assert "scores.csv" in teachers and "YOUR CODE HERE" in teachers
