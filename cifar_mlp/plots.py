@@ -221,8 +221,10 @@ def ablation(results: list) -> plt.Figure:
     ax.hlines(rows, accuracy[0], accuracy, color="tab:gray")
     ax.plot(accuracy, rows, "o", color="tab:blue")
     for row, value in zip(rows[1:], accuracy[1:]):
-        ax.annotate(f"{(value - accuracy[0]) * 100:+.1f}", (value, row), xytext=(6, -3),
-                    textcoords="offset points", fontsize=8)
+        left = value < accuracy[0]  # the label on the far side of the line from the reference
+        ax.annotate(f"{(value - accuracy[0]) * 100:+.1f}", (value, row), xytext=(-7 if left else 7, -3),
+                    textcoords="offset points", fontsize=8, ha="right" if left else "left")
+    ax.margins(x=0.12)
     ax.set_yticks(rows, labels, fontsize=8)
     ax.set_ylim(len(results) - 0.5, -0.5)
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
