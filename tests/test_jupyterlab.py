@@ -48,6 +48,7 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "data" / "sample", root / "data" / "sample")
+    shutil.copy2(REPO / "data" / "seed_project.json", root / "data" / "seed_project.json")
     settings = root / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)

@@ -34,9 +34,12 @@ def control_characters(notebook) -> list[str]:
 
 
 def prose_texts(notebook) -> list[str]:
-    """Markdown cells, and the templates of prose(...) cells (before numbers fill them)."""
-    texts = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
-    texts += [cell.source for cell in notebook.cells
+    """Markdown cells, and the templates of prose(...) cells (before numbers fill them).
+    The exercises are left out: their "about 10 minutes" is the authors' estimate of a
+    student's time, not a result."""
+    cells = [cell for cell in notebook.cells if "exercise" not in cell.metadata.get("tags", [])]
+    texts = [cell.source for cell in cells if cell.cell_type == "markdown"]
+    texts += [cell.source for cell in cells
               if cell.cell_type == "code" and cell.source.lstrip().startswith("prose(")]
     return texts
 

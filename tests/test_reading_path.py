@@ -100,8 +100,8 @@ def stale_shown_code(notebook) -> list[str]:
             continue
         current = "\n\n".join(inspect.getsource(eval(expression, namespace))
                               for expression in shown_expressions([cell.source]))
-        stored = [output.get("data", {}).get("text/plain", "") for output in cell.outputs]
-        if stored != [current]:
+        stored = [output.get("data", {}).get("text/plain", "").rstrip("\n") for output in cell.outputs]
+        if stored != [current.rstrip("\n")]:  # a stored output keeps no final newline
             stale.append(cell.source)
     return stale
 
