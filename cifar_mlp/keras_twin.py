@@ -39,7 +39,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .experiments import Recipe, build
-from .model import sum_of_squares
 from .provenance import TRAINING_MODULES, code_fingerprint
 from .schedules import ReduceOnPlateau
 from .train import History, minibatches, score_logits
@@ -231,7 +230,7 @@ def l2_penalty(keras_model, l2: float) -> float:
     if not l2:
         return 0.0
     _, keras = quiet_tensorflow()
-    return l2 * sum(sum_of_squares(layer.kernel.numpy())
+    return l2 * sum(float(np.sum(np.square(layer.kernel.numpy(), dtype=np.float64)))
                     for layer in keras_model.layers if isinstance(layer, keras.layers.Dense))
 
 
