@@ -2,7 +2,8 @@
 
 ``CIFAR_MLP_PROFILE=class`` runs every notebook on the full data with every training
 capped at a few epochs, so that a chapter fits in a lab session; its numbers are
-real but short of the full runs', and it writes no results files.
+real but short of the full runs', and its results files go to a folder of their own
+(:meth:`Profile.results_dir`).
 ``CIFAR_MLP_PROFILE=smoke`` runs every notebook on the sample with tiny budgets (CI
 does this). In the default ``full`` profile, when the full data can be neither found
 nor downloaded, the notebooks fall back to the sample and say so loudly: in the
@@ -42,32 +43,39 @@ class Profile:
     name: str
     n_val: int  # images held out of the full training set for validation
     max_epochs: int | None  # a cap on every training run's epochs (None: the recipe's own)
-    write_results: bool  # whether full-data runs write results/<name>.json
 
     def n_val_for(self, data: CIFAR10) -> int:
         """The validation split's size for ``data``: the profile's on the full set,
         SAMPLE_N_VAL on the sample (which is smaller than the full set's split)."""
         return self.n_val if data.source == "full" else SAMPLE_N_VAL
 
+    def results_dir(self, root: str | os.PathLike, source: str) -> Path:
+        """Where this profile's runs on ``source`` data ("full" or "sample") write their
+        results files: ``results/`` for the full runs (committed: what the book
+        publishes), ``results/<profile>-<source>/`` for any other (not committed). So a
+        short or smoke run never overwrites the full numbers, and the summary pages of
+        its build show the same numbers as its chapters."""
+        if self.name == "full" and source == "full":
+            return Path(root) / "results"
+        return Path(root) / "results" / f"{self.name}-{source}"
+
     def run_settings(self, root: str | os.PathLike, data: CIFAR10) -> dict:
         """The profile's arguments of a training run on ``data``, with its folders under
-        ``root``. Only a full-data run of a profile that writes results writes them, so
-        a run on the sample never overwrites the full set's numbers; on the sample no
-        model trains for more than SAMPLE_MAX_EPOCHS epochs."""
+        ``root`` (results: :meth:`results_dir`); on the sample no model trains for more
+        than SAMPLE_MAX_EPOCHS epochs."""
         root = Path(root)
         full = data.source == "full"
-        writes = self.write_results and full
         max_epochs = self.max_epochs if full else min(self.max_epochs or SAMPLE_MAX_EPOCHS,
                                                       SAMPLE_MAX_EPOCHS)
         return {"max_epochs": max_epochs,
-                "results_dir": root / "results" if writes else None,
+                "results_dir": self.results_dir(root, data.source),
                 "weights_dir": root / "weights" / ("" if self.name == "full" else self.name)}
 
 
 PROFILES = {
-    "full": Profile("full", n_val=5000, max_epochs=None, write_results=True),
-    "class": Profile("class", n_val=5000, max_epochs=CLASS_EPOCHS, write_results=False),
-    "smoke": Profile("smoke", n_val=500, max_epochs=2, write_results=False),
+    "full": Profile("full", n_val=5000, max_epochs=None),
+    "class": Profile("class", n_val=5000, max_epochs=CLASS_EPOCHS),
+    "smoke": Profile("smoke", n_val=500, max_epochs=2),
 }
 
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from myst_nb.core.read import read_myst_markdown_notebook
 from nbclient import NotebookClient
 
 from cifar_mlp.book_runs import book_runs
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINING_CHAPTERS = ("03_train_eval.ipynb", "04_keras_benchmark.ipynb")
+SUMMARY_PAGES = ("intro.md", "results.md")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def trained_copy(tmp_path_factory):
     """A copy of the package, notebooks and sample, after `python -m cifar_mlp.book_runs`
     in the smoke profile; returns the copy and the environment it ran in."""
     copy = tmp_path_factory.mktemp("book")
-    for name in ("cifar_mlp", "notebooks", "data/sample", "pyproject.toml",
+    for name in ("cifar_mlp", "notebooks", "book", "data/sample", "pyproject.toml",
                  "data/seed_project.json", "results/bench.json"):
         source, target = REPO / name, copy / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,17 +59,66 @@ def test_a_second_book_runs_reloads_everything(trained_copy):
     assert "training " not in completed.stdout
 
 
-@pytest.mark.parametrize("name", TRAINING_CHAPTERS)
-def test_after_book_runs_the_chapters_train_nothing(trained_copy, name, monkeypatch):
+def execute(notebook, folder: Path, env: dict):
+    """Execute ``notebook`` in place, in ``folder``, with exactly the environment ``env``."""
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        NotebookClient(notebook, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def rendered(trained_copy):
+    """The build's order after book_runs: the summary pages first (Sphinx reads book/
+    before notebooks/), then the chapters that train; name -> executed notebook."""
     copy, env, _ = trained_copy
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
-    notebook = nbformat.read(copy / "notebooks" / name, as_version=4)
-    notebook.cells = [cell for cell in notebook.cells if "exercise" not in cell.metadata.get("tags", [])]
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(copy / "notebooks")}}).execute()
-    printed = "\n".join(output.get("text", "") for cell in notebook.cells
-                        for output in cell.get("outputs", []))
+    pages = {}
+    for name in SUMMARY_PAGES:
+        page = read_myst_markdown_notebook((copy / "book" / name).read_text())  # as myst-nb reads it
+        pages[name] = execute(page, copy / "book", env)
+    for name in TRAINING_CHAPTERS:
+        notebook = nbformat.read(copy / "notebooks" / name, as_version=4)
+        notebook.cells = [cell for cell in notebook.cells
+                          if "exercise" not in cell.metadata.get("tags", [])]
+        pages[name] = execute(notebook, copy / "notebooks", env)
+    return pages
+
+
+def outputs(notebook, kind: str) -> list:
+    """Every output of ``kind`` ("text" for printed lines, or a MIME type) in order."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            value = output.get("text") if kind == "text" else output.get("data", {}).get(kind)
+            if value:
+                found.append(value)
+    return found
+
+
+@pytest.mark.parametrize("name", TRAINING_CHAPTERS)
+def test_after_book_runs_the_chapters_train_nothing(rendered, name):
+    printed = "\n".join(outputs(rendered[name], "text"))
     assert re.findall(r"^training \S+ \((?:numpy|keras)\)", printed, re.MULTILINE) == []
+
+
+def test_the_summary_pages_show_the_chapters_numbers(rendered):
+    """After a build that retrained, the landing and results pages, rendered before the
+    chapters, show the same tables as the chapters (they used to show the previous run's)."""
+    landing = outputs(rendered["intro.md"], "text/markdown")
+    summary = outputs(rendered["results.md"], "text/markdown")
+    chapter3 = outputs(rendered["03_train_eval.ipynb"], "text/markdown")
+    chapter4 = outputs(rendered["04_keras_benchmark.ipynb"], "text/markdown")
+    headline = [table for table in landing if table.startswith("| model | test accuracy, NumPy |")]
+    assert len(headline) == 1 and "%" in headline[0]
+    assert headline[0] in summary
+    for chapter, header in ((chapter3, "| model | validation accuracy | difference"),
+                            (chapter4, "| model | test accuracy, NumPy / Keras |")):
+        tables = [table for table in chapter if table.startswith(header)]
+        assert tables, f"no table starting {header!r} in the chapter"
+        assert all(table in summary for table in tables), (tables, summary)

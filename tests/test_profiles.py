@@ -85,7 +85,8 @@ def test_run_settings_put_the_folders_under_the_root(tmp_path):
     assert profiles.PROFILES["full"].run_settings(tmp_path, full) == {
         "max_epochs": None, "results_dir": tmp_path / "results", "weights_dir": tmp_path / "weights"}
     assert profiles.PROFILES["smoke"].run_settings(tmp_path, full) == {
-        "max_epochs": 2, "results_dir": None, "weights_dir": tmp_path / "weights" / "smoke"}
+        "max_epochs": 2, "results_dir": tmp_path / "results" / "smoke-full",
+        "weights_dir": tmp_path / "weights" / "smoke"}
 
 
 def test_class_runs_are_short_keep_their_own_weights_and_say_so(tmp_path):
@@ -94,7 +95,7 @@ def test_class_runs_are_short_keep_their_own_weights_and_say_so(tmp_path):
     full = profiles.CIFAR10(*[None] * 4, source="full")
     lab = profiles.PROFILES["class"]
     settings = lab.run_settings(tmp_path, full)
-    assert settings["results_dir"] is None
+    assert settings["results_dir"] == tmp_path / "results" / "class-full"
     assert settings["weights_dir"] == tmp_path / "weights" / "class"
     assert 0 < settings["max_epochs"] <= 10
     assert "Short runs" in profiles.banner(full, lab).data
@@ -121,11 +122,11 @@ def test_full_data_keeps_the_profiles_validation_split():
 
 
 @pytest.mark.parametrize("name", list(profiles.PROFILES))
-def test_only_full_data_writes_results(name, sample, tmp_path):
-    """A run on the sample must never overwrite the full-data results files, and fits
-    the sample's size."""
+def test_only_full_runs_write_the_published_results(name, sample, tmp_path):
+    """A run on the sample must never overwrite the full-data results files (it writes
+    into a folder of its own), and fits the sample's size."""
     settings = profiles.PROFILES[name].run_settings(tmp_path, sample)
-    assert settings["results_dir"] is None
+    assert settings["results_dir"] == tmp_path / "results" / f"{name}-sample"
     assert settings["max_epochs"] <= profiles.SAMPLE_MAX_EPOCHS
 
 
