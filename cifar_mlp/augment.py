@@ -8,7 +8,7 @@ import numpy as np
 
 
 def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
-            crop_padding: int = 4, image_shape=(32, 32, 3)) -> np.ndarray:
+            crop_padding: int = 2, image_shape=(32, 32, 3)) -> np.ndarray:
     """A randomly flipped and shifted copy of a batch of flattened images.
 
     Each row is seen as an image of ``image_shape`` (height, width, channels),

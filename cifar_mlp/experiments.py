@@ -38,7 +38,7 @@ class Recipe:
     batch_size: int = 128
     epochs: int = 40
     patience: int | None = 5  # early stopping on validation loss; restores the best weights
-    augment: bool = False  # random horizontal flips and 4-pixel crops
+    augment: bool = False  # random horizontal flips and shifts (cifar_mlp.augment)
     seed: int = 0
     description: str = ""
 
@@ -86,11 +86,10 @@ RECIPES = {
         schedule="plateau", epochs=60, patience=6,
         description="The seed project's network on colour images (3072-1024-256-10)"),
     "best": Recipe(
-        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, dropout=0.2,
-        augment=True, lr=0.05, l2=5e-5, nesterov=True, schedule="cosine", epochs=50,
-        patience=None,
-        description="Best from-scratch recipe: wider and deeper, BatchNorm, dropout, "
-                    "augmentation, Nesterov momentum with a cosine schedule"),
+        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, augment=True, lr=0.05,
+        schedule="cosine", epochs=35, patience=None,
+        description="Best from-scratch recipe: wider and deeper, BatchNorm, augmentation "
+                    "(flips and 2-pixel shifts), momentum with a cosine schedule"),
     # The seed project's own Keras network, for reference (chapter 4): BatchNorm and
     # dropout 0.3, Adam 5e-4, batch 128, up to 50 epochs, patience 5. Its Dense layers
     # kept Keras's default initializer, GlorotUniform, hence init="glorot".
@@ -105,7 +104,7 @@ RECIPES = {
 # of its choices back (the change is the row's label), each model trained for the same
 # short budget, on a cosine schedule compressed to that budget, and compared on the
 # validation split. Each row: (label, whether inputs are standardized, changes).
-ABLATION_EPOCHS = 10
+ABLATION_EPOCHS = 6
 SEED_HIDDEN = RECIPES["seed_rgb"].hidden
 ABLATION_ROWS = [
     ("best recipe, all ingredients", True, {}),
@@ -113,10 +112,7 @@ ABLATION_ROWS = [
     (f"without width and depth: hidden {'-'.join(map(str, SEED_HIDDEN))}", True,
      {"hidden": SEED_HIDDEN}),
     ("without BatchNorm", True, {"batchnorm": False}),
-    ("without dropout", True, {"dropout": 0.0}),
     ("without augmentation", True, {"augment": False}),
-    ("without L2 weight decay", True, {"l2": 0.0}),
-    ("without Nesterov: classical momentum", True, {"nesterov": False}),
     ("without the cosine schedule: constant learning rate", True, {"schedule": "constant"}),
 ]
 

@@ -138,3 +138,12 @@ def ablation_table(results: dict) -> str:
                      f"{result['parameters']:,}"])
     return _table(["model", "validation accuracy", "difference from the best recipe (points)",
                    "validation loss", "s/epoch", "parameters"], rows)
+
+
+def trials_table(trials: dict) -> str:
+    """How the best recipe was chosen (``results/recipe_trials.json``, written by
+    scripts/recipe_trials.py): each variant tried and its final validation accuracy."""
+    rows = [[trial["description"], f"{trial['final_val_accuracy']:.1%}",
+             f"{max(trial['val_accuracy']):.1%}"] for trial in trials.values()]
+    return _table(["change to the previous best recipe", "validation accuracy, last epoch",
+                   "best epoch's"], rows)

@@ -27,7 +27,7 @@ def trained_copy(tmp_path_factory):
     in the smoke profile; returns the copy and the environment it ran in."""
     copy = tmp_path_factory.mktemp("book")
     for name in ("cifar_mlp", "notebooks", "book", "data/sample", "pyproject.toml",
-                 "data/seed_project.json", "results/bench.json"):
+                 "data/seed_project.json", "results/bench.json", "results/recipe_trials.json"):
         source, target = REPO / name, copy / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():

@@ -48,7 +48,9 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "data" / "sample", root / "data" / "sample")
-    shutil.copy2(REPO / "data" / "seed_project.json", root / "data" / "seed_project.json")
+    for name in ("data/seed_project.json", "results/recipe_trials.json"):  # files chapters read
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, root / name)
     settings = root / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +135,15 @@ def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
         page.wait_for_function("window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=600_000)
+        # The slider appears when "run all" reaches the explorer; an error stops it sooner.
+        page.wait_for_function(
+            "document.querySelector('.widget-slider .noUi-handle') || [...document.querySelectorAll("
+            "'.jp-OutputArea-output')].some(output => /Traceback|\\w+Error: /.test(output.innerText))",
+            timeout=600_000)
+        errors = [text for text in page.locator(".jp-OutputArea-output").all_inner_texts()
+                  if re.search(r"Traceback|\w+Error: ", text)]
+        assert not errors, "running the chapter failed:\n" + errors[0][-3000:]
+        slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=10_000)
         explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-slider")).first
         image = explorer.locator("img").first
         image.wait_for(timeout=60_000)

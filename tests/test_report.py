@@ -1,10 +1,14 @@
 """The README's results table and the book's tables are generated from results/*.json."""
 
 import importlib.util
+import inspect
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from cifar_mlp import report
+from cifar_mlp.augment import augment
+from cifar_mlp.experiments import RECIPES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -99,3 +103,29 @@ def test_ablation_table_shows_each_row_and_its_difference_from_the_best_recipe(t
     table = report.ablation_table(report.load_results(tmp_path))
     assert "| best recipe, all ingredients | 60.0% |  | 1.250 | 8.0 | 1,234 |" in table
     assert "| without standardization: raw [0, 1] inputs | 55.0% | -5.0 | 1.250 | 8.0 | 1,234 |" in table
+
+
+def test_the_trials_file_has_every_trial_of_the_script_that_chapter_3_reads():
+    """Chapter 3 says how the best recipe was chosen from results/recipe_trials.json; each
+    trial scripts/recipe_trials.py defines has its validation history there, and the table
+    shows one row per trial."""
+    trials_script = load_script("recipe_trials")
+    trials = json.loads((REPO / "results" / "recipe_trials.json").read_text())
+    assert list(trials) == list(trials_script.TRIALS)
+    for name, trial in trials.items():
+        assert len(trial["val_accuracy"]) == trial["epochs"], name
+        assert trial["final_val_accuracy"] == trial["val_accuracy"][-1], name
+        assert trial["description"] == trials_script.TRIALS[name][0], name
+    table = report.trials_table(trials)
+    assert table.count("\n") == len(trials) + 1
+    assert f"| {trials['chosen_35']['final_val_accuracy']:.1%} |" in table
+
+
+def test_the_chosen_trial_is_the_best_recipe_of_chapter_3():
+    """The trial that chose the recipe trained the recipe the book trains."""
+    trials_script = load_script("recipe_trials")
+    _, changes, shift, inputs = trials_script.TRIALS["chosen_35"]
+    chosen = replace(trials_script.PREVIOUS_BEST, name="best", **changes)
+    assert chosen == replace(RECIPES["best"], description=chosen.description)
+    assert inputs == "standardize"
+    assert inspect.signature(augment).parameters["crop_padding"].default == shift
