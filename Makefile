@@ -37,11 +37,10 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
 
+# Says which data it uses, trains (or reloads) every model, builds the book, and
+# writes how long that took to results/book_build.json (scripts/build_book.py).
 book: $(INSTALLED)
-	$(PY) -m cifar_mlp.profiles
-	$(PY) -m cifar_mlp.book_runs
-	$(VENV)/bin/jupyter-book build --all --keep-going .
-	@echo "The book is in _build/html/index.html"
+	$(PY) scripts/build_book.py
 
 test: $(INSTALLED)
 	@command -v chromium >/dev/null || echo "NOTE: no chromium here: the JupyterLab browser test is skipped (apt-get install chromium runs it; .ci/run does)"

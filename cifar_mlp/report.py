@@ -147,3 +147,15 @@ def trials_table(trials: dict) -> str:
              f"{max(trial['val_accuracy']):.1%}"] for trial in trials.values()]
     return _table(["change to the previous best recipe", "validation accuracy, last epoch",
                    "best epoch's"], rows)
+
+
+def build_summary(build: dict) -> str:
+    """One sentence on the last ``make book`` (``results/book_build.json``, written by
+    scripts/build_book.py): when, on what, how long, and how much of it was training."""
+    steps = build["steps_seconds"]
+    reloaded = build["models"] - build["models_trained"]
+    return (f"The last `make book` ({build['date'][:10]}, {build['machine']}, {build['profile']} "
+            f"profile on the {build['data']} data) took {build['seconds'] / 60:.1f} minutes: "
+            f"{steps['training'] / 60:.1f} training ({build['models_trained']} of "
+            f"{build['models']} models trained, {reloaded} reloaded), "
+            f"{steps['rendering'] / 60:.1f} building the book.")

@@ -1,15 +1,16 @@
-"""Write the headline results table, read from results/*.json, into README.md.
+"""Write the headline results table, the last build's time and the speed benchmark, read
+from results/*.json, into README.md.
 
     python scripts/update_readme.py          # rewrite the table (make notebooks runs this)
     python scripts/update_readme.py --check  # fail when README.md's table is out of date
 
-The table goes between the BEGIN and END markers of README.md.
+They go between the BEGIN and END markers of README.md.
 """
 
 import sys
 from pathlib import Path
 
-from cifar_mlp.report import load_results, markdown_table
+from cifar_mlp.report import bench_table, build_summary, load_results, markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -22,9 +23,20 @@ def readme_with_table(readme: str, table: str) -> str:
     return readme[:start] + "\n" + table + "\n" + readme[end:]
 
 
+def generated(results_dir: Path) -> str:
+    """What goes between the markers: the results table, the last build, the benchmark."""
+    results = load_results(results_dir)
+    parts = [markdown_table(results)]
+    if "book_build" in results:
+        parts.append(build_summary(results["book_build"]))
+    if "bench" in results:
+        parts.append("Speed, from `make bench`. " + bench_table(results["bench"]))
+    return "\n\n".join(parts)
+
+
 def main(argv) -> int:
     readme = README.read_text()
-    updated = readme_with_table(readme, markdown_table(load_results(REPO / "results")))
+    updated = readme_with_table(readme, generated(REPO / "results"))
     if "--check" in argv:
         if updated != readme:
             print("README.md's results table is out of date: run python scripts/update_readme.py")

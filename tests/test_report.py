@@ -38,7 +38,8 @@ def test_update_readme_check_fails_then_rewrite_fixes_it(tmp_path, monkeypatch, 
     assert update_readme.main(["--check"]) == 1
     assert "out of date" in capsys.readouterr().out and readme.read_text() == stale
     assert update_readme.main([]) == 0
-    table = report.markdown_table(report.load_results(REPO / "results"))
+    table = update_readme.generated(REPO / "results")
+    assert table.startswith(report.markdown_table(report.load_results(REPO / "results")))
     begin, end = update_readme.BEGIN, update_readme.END
     assert readme.read_text() == f"# title\n\n{begin}\n{table}\n{end}\n\nmore\n"
     assert update_readme.main(["--check"]) == 0
@@ -129,3 +130,13 @@ def test_the_chosen_trial_is_the_best_recipe_of_chapter_3():
     assert chosen == replace(RECIPES["best"], description=chosen.description)
     assert inputs == "standardize"
     assert inspect.signature(augment).parameters["crop_padding"].default == shift
+
+
+def test_build_summary_says_how_long_the_last_build_took_and_what_it_trained():
+    build = {"date": "2026-12-02T08:00:00+0000", "profile": "full", "data": "full",
+             "seconds": 2700.0, "steps_seconds": {"data": 5.0, "training": 2400.0, "rendering": 295.0},
+             "models": 19, "models_trained": 19, "machine": "x86_64, 2 cores, Python 3.11.7"}
+    assert report.build_summary(build) == (
+        "The last `make book` (2026-12-02, x86_64, 2 cores, Python 3.11.7, full profile on the "
+        "full data) took 45.0 minutes: 40.0 training (19 of 19 models trained, 0 reloaded), "
+        "4.9 building the book.")
