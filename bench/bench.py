@@ -215,9 +215,10 @@ def peak_one_thread(sizes) -> float:
 
 # -- (b) the train step and its breakdown ------------------------------------------------------
 
-def measure_step(prepared, flops: int, peak: dict, steps: int = 80, warmup: int = 8) -> dict:
+def measure_step(prepared, flops: int, steps: int = 80, warmup: int = 8) -> dict:
     """``model.loss`` (forward + backward) and ``optimizer.step``, timed apart over ``steps``
-    batches after ``warmup`` untimed ones; GFLOP/s and fraction of the peak."""
+    batches after ``warmup`` untimed ones, and their GFLOP/s (:func:`with_fractions` adds
+    the fractions of the peak)."""
     model, optimizer, _ = build(RECIPE, prepared.n_features)
     batches = full_batches(prepared, np.random.default_rng(RECIPE.seed))
     loss_times, update_times = [], []
@@ -238,9 +239,16 @@ def measure_step(prepared, flops: int, peak: dict, steps: int = 80, warmup: int 
         entry = result[name]
         entry["gflops_best"] = flops / entry["best_seconds"] / 1e9
         entry["gflops_median"] = flops / entry["median_seconds"] / 1e9
-        entry["fraction_of_peak"] = entry["gflops_best"] / peak["gflops"]  # best vs best
-        entry["fraction_of_peak_median"] = entry["gflops_median"] / peak["gflops_median"]
     return result
+
+
+def with_fractions(step: dict, peak: dict) -> dict:
+    """``step`` with each timing's fraction of ``peak`` (best vs best, median vs median)."""
+    for name in ("loss_and_gradients", "train_step"):
+        entry = step[name]
+        entry["fraction_of_peak"] = entry["gflops_best"] / peak["gflops"]
+        entry["fraction_of_peak_median"] = entry["gflops_median"] / peak["gflops_median"]
+    return step
 
 
 def step_parts(model, optimizer, x, y, rng) -> dict:
@@ -525,9 +533,14 @@ def main(output: Path = RESULTS) -> int:
     say("(a) matrix-product peak ...")
     report["peak"] = measure_peak(sizes, BATCH, rng)
     say("(b) train step and its parts ...")
-    report["train_step"] = measure_step(prepared, flops["total"], report["peak"])
+    step = measure_step(prepared, flops["total"])
     report["breakdown_best_seconds"] = measure_breakdown(prepared)
-    report["peak_gflops_after_step_timing"] = measure_peak(sizes, BATCH, rng, repeats=3)["gflops"]
+    again = measure_peak(sizes, BATCH, rng, repeats=3)
+    report["peak_gflops_after_step_timing"] = again["gflops"]
+    # The peak is the faster of the two measurements: a cold first one (the CPU not yet
+    # at full clock) once made the step look faster than the peak.
+    report["peak"] = max(report["peak"], again, key=lambda peak: peak["gflops"])
+    report["train_step"] = with_fractions(step, report["peak"])
     report["peak_gflops_one_blas_thread"] = peak_one_thread(sizes)
     say("(c) NumPy epochs (train.train, then a raw loop) ...")
     report["numpy_epoch_train"] = numpy_epochs_train(prepared)

@@ -198,31 +198,15 @@ def copy_weights(mlp, keras_model) -> None:
 def training_dataset(x, y, *, batch_size: int, seed: int, augment_data: bool):
     """A tf.data.Dataset of the minibatches :func:`cifar_mlp.train.train` draws: each epoch,
     :func:`cifar_mlp.train.minibatches` with one ``np.random.default_rng(seed)`` carried
-    from epoch to epoch, as ``train`` carries it.
-
-    Python is called once per epoch, not once per batch: :func:`epoch_of_minibatches`
-    lays the epoch's batches end to end in one array, and TensorFlow cuts it back into
-    the same batches. Autotuning is off (no stalls)."""
+    from epoch to epoch, as ``train`` carries it. Autotuning is off (no stalls)."""
     tf, _ = quiet_tensorflow()
     x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
     rng = np.random.default_rng(seed)
-
-    def one_epoch():
-        yield epoch_of_minibatches(x, y, batch_size, rng, augment_data)
-
-    epochs = tf.data.Dataset.from_generator(one_epoch, output_signature=(
-        tf.TensorSpec((None, x.shape[1]), tf.float32), tf.TensorSpec((None,), tf.int64)))
-    dataset = epochs.flat_map(
-        lambda x_epoch, y_epoch: tf.data.Dataset.from_tensor_slices((x_epoch, y_epoch)).batch(batch_size))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: minibatches(x, y, batch_size, rng, augment_data), output_signature=(
+            tf.TensorSpec((None, x.shape[1]), tf.float32), tf.TensorSpec((None,), tf.int64)))
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size)))
     return dataset.prefetch(1).with_options(_dataset_options(tf))
-
-
-def epoch_of_minibatches(x, y, batch_size: int, rng, augment_data: bool):
-    """One epoch of :func:`cifar_mlp.train.minibatches`, its batches laid end to end:
-    ``(x_epoch, y_epoch)``. Cut into ``batch_size`` rows, they are the same batches."""
-    x_batches, y_batches = zip(*minibatches(x, y, batch_size, rng, augment_data))
-    return np.concatenate(x_batches), np.concatenate(y_batches)
 
 
 def evaluation_dataset(x, y=None, batch_size: int = EVAL_BATCH):

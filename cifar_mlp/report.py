@@ -107,7 +107,7 @@ def bench_table(bench: dict) -> str:
     step_ms = bench["train_step"]["train_step"]["best_seconds"] * 1e3
     rows = [
         ["float32 matrix-product peak, the network's shapes",
-         f"{bench['peak_gflops_after_step_timing']:.0f} GFLOP/s"],
+         f"{bench['peak']['gflops']:.0f} GFLOP/s"],
         ["loss and gradients of a step, fraction of peak",
          f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}"],
         ["whole train step (with the optimizer update), fraction of peak",
@@ -146,7 +146,7 @@ def trials_table(trials: dict) -> str:
     rows = [[trial["description"], f"{trial['final_val_accuracy']:.1%}",
              f"{max(trial['val_accuracy']):.1%}"] for trial in trials.values()]
     return _table(["change to the previous best recipe", "validation accuracy, last epoch",
-                   "best epoch's"], rows)
+                   "validation accuracy, best epoch"], rows)
 
 
 def build_summary(build: dict) -> str:
