@@ -75,11 +75,14 @@ def execution_table(notebooks_dir: str | Path) -> str:
     return _table(["notebook", "data", "executed", "machine", "minutes"], rows)
 
 
-def training_table(results: dict) -> str:
-    """How long each model trained, from its results file."""
-    rows = [[name, result["epochs"], f"{result['seconds_per_epoch']:.1f}",
-             f"{result['training_seconds'] / 60:.1f}", result.get("machine", "")]
-            for name, result in results.items() if "training_seconds" in result]
+def training_table(results: dict, names=None) -> str:
+    """How long each model trained, from its results file; only the models ``names`` (in
+    their order) when given, so that the file of a model the book no longer trains is
+    left out."""
+    names = [name for name in (names or results) if "training_seconds" in results.get(name, {})]
+    rows = [[name, results[name]["epochs"], f"{results[name]['seconds_per_epoch']:.1f}",
+             f"{results[name]['training_seconds'] / 60:.1f}", results[name].get("machine", "")]
+            for name in names]
     return _table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
                   rows)
 

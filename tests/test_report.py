@@ -74,6 +74,15 @@ def test_training_table_reads_the_training_time(tmp_path):
     assert "| best | 3 | 2.0 | 6.5 | x |" in table
 
 
+def test_training_table_leaves_out_models_the_book_no_longer_trains(tmp_path):
+    result = {"epochs": 3, "seconds_per_epoch": 2.0, "training_seconds": 390.0, "machine": "x"}
+    for name in ("best", "removed_recipe", "keras_best"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    table = report.training_table(report.load_results(tmp_path), ["keras_best", "best", "absent"])
+    assert "removed_recipe" not in table and "absent" not in table
+    assert table.index("| keras_best |") < table.index("| best |")
+
+
 def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
     result = {"test_accuracy": 0.61, "best_epoch": 9, "seconds_per_epoch": 6.0, "parameters": 1234}
     (tmp_path / "seed_rgb.json").write_text(json.dumps(result))
