@@ -96,8 +96,6 @@ def error_message(cell) -> str | None:
 
 def run_exercise_cells(notebook, workdir: Path, timeout: int = CELL_TIMEOUT):
     """Execute the Exercises section of ``notebook`` (a copy), errors allowed; return it."""
-    from nbclient import NotebookClient
-
     section = nbformat.from_dict(notebook)
     tagged = [i for i, c in enumerate(section.cells) if EXERCISE_TAG in c.metadata.get("tags", [])]
     # From the section's first cell to the end: cells a student added there (untagged) run too.
@@ -105,18 +103,27 @@ def run_exercise_cells(notebook, workdir: Path, timeout: int = CELL_TIMEOUT):
                      if c.cell_type == "code"]
     for cell in section.cells:
         cell.outputs, cell.execution_count = [], None
-    client = NotebookClient(section, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(workdir)}})
     env = {**os.environ, "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return execute_in_kernel(section, workdir, env, timeout, allow_errors=True)
+
+
+def execute_in_kernel(notebook, workdir: Path, env: dict, timeout: int, allow_errors: bool = False):
+    """Execute every cell of ``notebook`` in place, in a kernel started in ``workdir`` with
+    exactly the environment ``env``; return the notebook. Without ``allow_errors`` the
+    first failing cell raises nbclient's CellExecutionError."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            allow_errors=allow_errors, resources={"metadata": {"path": str(workdir)}})
     client.km = client.create_kernel_manager()
     client.start_new_kernel(env=env)
     try:
         client.start_new_kernel_client()
-        for index, cell in enumerate(section.cells):
+        for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
     finally:
         client._cleanup_kernel()
-    return section
+    return notebook
 
 
 def grade_notebook(path: Path, name: str, checks: dict, workdir: Path) -> Graded:

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from myst_nb.core.read import read_myst_markdown_notebook
-from nbclient import NotebookClient
 
 from cifar_mlp.book_runs import book_runs
+from cifar_mlp.grade import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINING_CHAPTERS = ("03_train_eval.ipynb", "04_keras_benchmark.ipynb")
@@ -59,20 +59,6 @@ def test_a_second_book_runs_reloads_everything(trained_copy):
     assert "training " not in completed.stdout
 
 
-def execute(notebook, folder: Path, env: dict):
-    """Execute ``notebook`` in place, in ``folder``, with exactly the environment ``env``."""
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        NotebookClient(notebook, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return notebook
-
-
 @pytest.fixture(scope="module")
 def rendered(trained_copy):
     """The build's order after book_runs: the summary pages first (Sphinx reads book/
@@ -81,12 +67,12 @@ def rendered(trained_copy):
     pages = {}
     for name in SUMMARY_PAGES:
         page = read_myst_markdown_notebook((copy / "book" / name).read_text())  # as myst-nb reads it
-        pages[name] = execute(page, copy / "book", env)
+        pages[name] = execute_in_kernel(page, copy / "book", env, timeout=900)
     for name in TRAINING_CHAPTERS:
         notebook = nbformat.read(copy / "notebooks" / name, as_version=4)
         notebook.cells = [cell for cell in notebook.cells
                           if "exercise" not in cell.metadata.get("tags", [])]
-        pages[name] = execute(notebook, copy / "notebooks", env)
+        pages[name] = execute_in_kernel(notebook, copy / "notebooks", env, timeout=900)
     return pages
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from cifar_mlp.grade import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "02_mlp_math.ipynb"
@@ -22,16 +23,7 @@ CORRECT, BROKEN = "dw = x.T @ dout", "dw = -(x.T @ dout)"
 def run_notebook_against(package_parent: Path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     env = {**os.environ, "PYTHONPATH": str(package_parent), "CIFAR_MLP_PROFILE": "smoke"}
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-    client.km = client.create_kernel_manager()
-    client.start_new_kernel(env=env)
-    try:
-        client.start_new_kernel_client()
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-    finally:
-        client._cleanup_kernel()
+    execute_in_kernel(notebook, NOTEBOOK.parent, env, timeout=300)
 
 
 @pytest.fixture
