@@ -6,9 +6,11 @@ memorize pixels as easily. :func:`cifar_mlp.train.minibatches` applies it.
 
 import numpy as np
 
+CROP_PADDING = 2  # shifts of up to 2 pixels: chosen on the validation split (chapter 3)
+
 
 def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
-            crop_padding: int = 2, image_shape=(32, 32, 3)) -> np.ndarray:
+            crop_padding: int = CROP_PADDING, image_shape=(32, 32, 3)) -> np.ndarray:
     """A randomly flipped and shifted copy of a batch of flattened images.
 
     Each row is seen as an image of ``image_shape`` (height, width, channels),
@@ -54,3 +56,21 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
     pixel = (image_index * padded_h + rows[:, :, None]) * padded_w + cols[:, None, :]
     out = np.take(padded.reshape(-1, channels), pixel.ravel(), axis=0)
     return out.reshape(n, width)
+
+
+
+def views(x_batch: np.ndarray, crop_padding: int = CROP_PADDING, image_shape=(32, 32, 3)):
+    """Every variation of a batch that :func:`augment` can draw, one after the other:
+    each image mirrored or not, and shifted by each of the ``(2 * crop_padding + 1) ** 2``
+    windows of the padded image. Yields ``2 * (2 * crop_padding + 1) ** 2`` float32 arrays
+    shaped like ``x_batch``, the batch as it is among them (test-time augmentation,
+    chapter 3)."""
+    x_batch = np.asarray(x_batch, dtype=np.float32)
+    n, (height, row_len), pad = len(x_batch), image_shape[:2], int(crop_padding)
+    images = x_batch.reshape(n, height, row_len, -1)
+    padded = np.zeros((n, height + 2 * pad, row_len + 2 * pad, images.shape[3]), np.float32)
+    padded[:, pad:pad + height, pad:pad + row_len] = images
+    for source in (padded, padded[:, :, ::-1]):  # as it is, then mirrored
+        for top in range(2 * pad + 1):
+            for left in range(2 * pad + 1):
+                yield source[:, top:top + height, left:left + row_len].reshape(n, -1)

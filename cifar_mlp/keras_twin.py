@@ -41,7 +41,9 @@ from tqdm.auto import tqdm
 from .experiments import Recipe, build
 from .provenance import TRAINING_MODULES, code_fingerprint
 from .schedules import ReduceOnPlateau
-from .train import History, minibatches, score_logits
+from .augment import views
+from .layers import log_softmax
+from .train import History, mean_of_views, minibatches, score_logits
 
 BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # MLP's defaults, which experiments.build keeps
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-7  # cifar_mlp.optim.Adam's defaults
@@ -218,11 +220,17 @@ def evaluation_dataset(x, y=None, batch_size: int = EVAL_BATCH):
     return dataset.with_options(_dataset_options(tf))
 
 
-def evaluate_keras(keras_model, x, y) -> tuple[float, float]:
-    """Plain cross-entropy and accuracy in inference mode, as :func:`cifar_mlp.train.evaluate`."""
-    logits = keras_model.predict(evaluation_dataset(x), verbose=0).astype(np.float64)
-    loss_sum, correct = score_logits(logits, np.asarray(y))
-    return loss_sum / len(logits), correct / len(logits)
+def evaluate_keras(keras_model, x, y, view_shift: int | None = None) -> tuple[float, float]:
+    """Plain cross-entropy and accuracy in inference mode, as :func:`cifar_mlp.train.evaluate`,
+    with the same test-time augmentation (``view_shift``)."""
+    def log_proba(images):
+        logits = keras_model.predict(evaluation_dataset(images), verbose=0).astype(np.float64)
+        return log_softmax(logits)
+
+    log_p = (log_proba(x) if view_shift is None else
+             mean_of_views(log_proba(view) for view in views(x, view_shift)))
+    loss_sum, correct = score_logits(log_p, np.asarray(y))
+    return loss_sum / len(log_p), correct / len(log_p)
 
 
 def l2_penalty(keras_model, l2: float) -> float:
@@ -315,8 +323,8 @@ class KerasFramework:
         _finish_history(history, recipe)
         return model, history
 
-    def evaluate(self, model, x, y) -> tuple[float, float]:
-        return evaluate_keras(model, x, y)
+    def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
+        return evaluate_keras(model, x, y, view_shift)
 
     def n_parameters(self, model) -> int:
         return int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))

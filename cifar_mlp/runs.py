@@ -4,7 +4,8 @@
     twin = run(RECIPES["seed_rgb"], prepared, framework=KERAS, ...)   # cifar_mlp.keras_twin
 
 trains the recipe (or reloads its weights when the same recipe was already trained on
-the same data by the same code and framework), evaluates it on the test set once, and writes
+the same data by the same code and framework), evaluates it on the test set once (with test-time augmentation when the recipe says so),
+and writes
 ``<results_dir>/<name>.json`` (``keras_<name>.json`` for Keras): test and validation
 accuracy, epochs, timing, parameter count, the data it saw and the recipe itself. The
 book and the README read these files; no number is typed by hand.
@@ -24,6 +25,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .augment import CROP_PADDING
 from .experiments import Recipe, build
 from .model import MLP
 from .preprocess import Prepared
@@ -49,8 +51,8 @@ class NumpyFramework:
                         patience=recipe.patience, augment_data=recipe.augment, progress=progress)
         return model, history
 
-    def evaluate(self, model, x, y) -> tuple[float, float]:
-        return evaluate(model, x, y)
+    def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
+        return evaluate(model, x, y, view_shift=view_shift)
 
     def n_parameters(self, model) -> int:
         return model.n_parameters
@@ -99,13 +101,24 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
             framework.save(model, weights)
             save_training(weights, key, history, seconds)
 
+    view_shift = test_time_shift(recipe)
+    extra = {}
+    if view_shift is not None:  # what test-time augmentation adds, on validation
+        extra["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val, prepared.y_val)[1]
     result = result_record(
         recipe, prepared, history, seconds, framework=framework.name,
-        test=framework.evaluate(model, prepared.x_test, prepared.y_test),
-        val=framework.evaluate(model, prepared.x_val, prepared.y_val),
-        parameters=framework.n_parameters(model), **framework.record())
+        test=framework.evaluate(model, prepared.x_test, prepared.y_test, view_shift),
+        val=framework.evaluate(model, prepared.x_val, prepared.y_val, view_shift),
+        parameters=framework.n_parameters(model), **extra, **framework.record())
     write_result(result, results_dir, f"{name}.json")
     return {**result, "model": model, "history": history}
+
+
+def test_time_shift(recipe: Recipe) -> int | None:
+    """How :func:`run` scores a model of ``recipe``: ``view_shift`` of
+    :func:`cifar_mlp.train.evaluate`. With test-time augmentation, every flip and shift
+    that training's augmentation draws; otherwise None, one view per image."""
+    return CROP_PADDING if recipe.test_time_augmentation else None
 
 
 def saved_training(weights: Path, key: dict) -> tuple[dict | None, str]:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .augment import augment
+from .augment import augment, views
 from .checks import check_settings, check_split
 from .layers import log_softmax
 from .safety import Checkpoint, DivergenceGuard, TrainingDiverged  # noqa: F401 (re-exported)
@@ -182,23 +182,47 @@ def score_logits(logits: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
     return loss_sum, int((logits.argmax(axis=1) == labels).sum())
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024,
+             view_shift: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``: ``(loss, accuracy)``.
 
     Inference mode (batch norm uses its running statistics, no dropout), ``batch_size``
     rows at a time, so that memory stays small whatever the size of ``x``. The loss is
     the plain cross-entropy: no label smoothing and no L2 penalty, so that any two
-    models can be compared on it.
+    models can be compared on it. ``view_shift``: see :func:`log_proba`.
     """
     x, y = np.asarray(x), np.asarray(y)
     check_split(x, y, "x", "y", model.layer_sizes[0], model.layer_sizes[-1], check_finite=False)
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(x), batch_size):
-        batch_loss, batch_correct = score_logits(model.forward(x[start:start + batch_size]),
-                                                 y[start:start + batch_size])
-        loss_sum += batch_loss
-        correct += batch_correct
+    loss_sum, correct = score_logits(log_proba(model, x, batch_size, view_shift), y)
     return loss_sum / len(x), correct / len(x)
+
+
+def log_proba(model, x: np.ndarray, batch_size: int = 1024, view_shift: int | None = None):
+    """The log-probabilities (N, C) ``model`` gives each image, in inference mode.
+
+    ``view_shift=None``: each image as it is. An integer (test-time augmentation,
+    chapter 3): each image gets the mean of the probabilities of all its views, mirrored
+    or not and shifted by up to ``view_shift`` pixels (:func:`cifar_mlp.augment.views`).
+    """
+    out = np.empty((len(x), model.layer_sizes[-1]), np.float64)
+    for start in range(0, len(x), batch_size):
+        batch = x[start:start + batch_size]
+        if view_shift is None:
+            out[start:start + batch_size] = log_softmax(model.forward(batch).astype(np.float64))
+        else:
+            out[start:start + batch_size] = mean_of_views(
+                log_softmax(model.forward(view).astype(np.float64))
+                for view in views(batch, view_shift))
+    return out
+
+
+def mean_of_views(log_probas) -> np.ndarray:
+    """``log(mean(p))`` over views, from their ``log p``, without underflow."""
+    total, count = None, 0
+    for log_p in log_probas:
+        total = log_p if total is None else np.logaddexp(total, log_p)
+        count += 1
+    return total - np.log(count)
 
 
 def check_training(model, x_train, y_train, x_val, y_val, epochs, batch_size, patience,

@@ -29,7 +29,7 @@ from cifar_mlp.experiments import RECIPES, Recipe, build
 from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.runs import run
-from cifar_mlp.train import minibatches
+from cifar_mlp.train import evaluate, minibatches
 
 SGD_L2 = RECIPES["seed_rgb"]  # 3072-1024-256-10, SGD momentum 0.9, L2 1e-3
 BN_ADAM = replace(RECIPES["seed_keras"], name="bn_adam", hidden=(512, 256, 128), dropout=0.0)
@@ -107,6 +107,10 @@ def test_copied_weights_give_the_same_numbers_and_predictions(rgb):
     ours = source.forward(x)
     theirs = model.predict(kt.evaluation_dataset(x), verbose=0)
     assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(ours).max()
+    for view_shift in (None, 1):
+        ours = evaluate(source, x, rgb.y_val[:256], view_shift=view_shift)
+        theirs = kt.evaluate_keras(model, x, rgb.y_val[:256], view_shift)
+        assert theirs[0] == pytest.approx(ours[0], rel=1e-5) and theirs[1] == ours[1]
 
 
 def test_copy_weights_rejects_a_different_network():

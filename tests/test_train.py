@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cifar_mlp import safety
-from cifar_mlp.augment import augment
+from cifar_mlp.augment import augment, views
 from cifar_mlp.data import load_sample
 from cifar_mlp.model import MLP
 from cifar_mlp.optim import SGD, Adam
@@ -371,6 +371,24 @@ def test_augment_works_on_grayscale_rows(gray):
         assert any(np.array_equal(image, window) for window in candidates)
 
 
+@pytest.mark.parametrize("crop_padding", [0, 2])
+def test_views_are_every_variation_augment_draws(rgb_rows, gray, crop_padding):
+    for rows, channels in ((rgb_rows[:8], 3), (gray.x_val[:8], 1)):
+        every = list(views(rows, crop_padding))
+        assert len(every) == 2 * (2 * crop_padding + 1) ** 2
+        assert all(view.shape == rows.shape and view.dtype == np.float32 for view in every)
+        np.testing.assert_array_equal(every[len(every) // 4], rows)  # unshifted, not mirrored
+        np.testing.assert_array_equal(images_of(every[3 * len(every) // 4], channels),
+                                      images_of(rows, channels)[:, :, ::-1])
+        distinct = {view.tobytes() for view in every}
+        assert len(distinct) == len(every)
+        rng = np.random.default_rng(0)
+        for _ in range(20):  # each image augment draws is one of the image's views
+            drawn = augment(rows, rng, crop_padding=crop_padding)
+            for i in range(len(rows)):
+                assert any(np.array_equal(drawn[i], view[i]) for view in every)
+
+
 def test_augment_rejects_rows_that_are_not_images():
     with pytest.raises(ValueError, match="32x32xC"):
         augment(np.zeros((4, 1000), np.float32), np.random.default_rng(0))
@@ -409,6 +427,18 @@ def test_bad_inputs_raise_value_errors(gray, change, message):
                      y_val=gray.y_val, epochs=1, progress=False)
     with pytest.raises(ValueError, match=message):
         train(MLP([1024, 8, 10], seed=0), SGD(0.01), **change(arguments))
+
+
+@pytest.mark.parametrize("view_shift", [0, 1])
+def test_test_time_augmentation_scores_the_mean_of_the_views(gray, view_shift):
+    model, _ = fit(gray, epochs=2)
+    x, y = gray.x_val, gray.y_val
+    mean = np.mean([model.predict_proba(view).astype(np.float64) for view in views(x, view_shift)],
+                   axis=0)
+    loss, accuracy = evaluate(model, x, y, batch_size=64, view_shift=view_shift)
+    assert accuracy == np.mean(mean.argmax(axis=1) == y)
+    assert loss == pytest.approx(-np.log(mean[np.arange(len(y)), y]).mean(), rel=1e-5)
+    assert accuracy != evaluate(model, x, y)[1]  # the other views change some predictions
 
 
 def test_evaluate_rejects_mismatched_inputs(gray):
