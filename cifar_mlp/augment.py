@@ -58,7 +58,6 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
     return out.reshape(n, width)
 
 
-
 def views(x_batch: np.ndarray, crop_padding: int = CROP_PADDING, image_shape=(32, 32, 3)):
     """Every variation of a batch that :func:`augment` can draw, one after the other:
     each image mirrored or not, and shifted by each of the ``(2 * crop_padding + 1) ** 2``

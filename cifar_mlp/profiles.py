@@ -156,15 +156,19 @@ def banner(data: CIFAR10, profile: Profile | None = None):
                 f"<p>{text}</p></div>")
 
 
+def describe(profile: Profile, data: CIFAR10) -> str:
+    """One line saying, before a long build, which profile and data it is going to use."""
+    epochs = (f"at most {profile.max_epochs} epochs per model" if profile.max_epochs
+              else "every recipe's full schedule")
+    return (f"profile {profile.name} ({epochs}; {PROFILE_ENV}={'|'.join(PROFILES)} chooses): "
+            f"{data.source} data from {data.origin} "
+            f"({len(data.x_train):,} train, {len(data.x_test):,} test images)")
+
+
 def main() -> int:
     """Say, before a long build, which data the notebooks are going to use."""
     profile = active_profile()
-    data = load_data(profile)
-    epochs = (f"at most {profile.max_epochs} epochs per model" if profile.max_epochs
-              else "every recipe's full schedule")
-    print(f"profile {profile.name} ({epochs}; {PROFILE_ENV}={'|'.join(PROFILES)} chooses): "
-          f"{data.source} data from {data.origin} "
-          f"({len(data.x_train):,} train, {len(data.x_test):,} test images)")
+    print(describe(profile, load_data(profile)))
     return 0
 
 

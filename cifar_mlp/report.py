@@ -154,7 +154,8 @@ def trials_table(trials: dict) -> str:
              if "flip_averaged_val_accuracy" in trial else "not measured"]
             for trial in trials.values()]
     return _table(["what was tried", "validation accuracy, last epoch",
-                   "validation accuracy, best epoch", "last epoch, averaged with mirror images"], rows)
+                   "validation accuracy, best epoch",
+                   "last epoch, averaged with mirror images"], rows)
 
 
 def build_summary(build: dict) -> str:

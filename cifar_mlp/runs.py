@@ -4,8 +4,8 @@
     twin = run(RECIPES["seed_rgb"], prepared, framework=KERAS, ...)   # cifar_mlp.keras_twin
 
 trains the recipe (or reloads its weights when the same recipe was already trained on
-the same data by the same code and framework), evaluates it on the test set once (with test-time augmentation when the recipe says so),
-and writes
+the same data by the same code and framework), evaluates it on the test set once (with
+test-time augmentation when the recipe asks for it), and writes
 ``<results_dir>/<name>.json`` (``keras_<name>.json`` for Keras): test and validation
 accuracy, epochs, timing, parameter count, the data it saw and the recipe itself. The
 book and the README read these files; no number is typed by hand.

@@ -2,7 +2,7 @@
 
     python scripts/build_book.py
 
-1. says which data and profile the build uses (``python -m cifar_mlp.profiles``);
+1. says which data and profile the build uses (:func:`cifar_mlp.profiles.describe`);
 2. trains what is missing or stale, reloads the rest (``python -m cifar_mlp.book_runs``);
 3. builds the book (``jupyter-book build --all``), whose pages only reload.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cifar_mlp.profiles import active_profile, load_data  # noqa: E402
+from cifar_mlp.profiles import active_profile, describe, load_data  # noqa: E402
 
 
 def timed(command: list, capture: bool = False) -> tuple[float, str]:
@@ -49,14 +49,15 @@ def timed(command: list, capture: bool = False) -> tuple[float, str]:
 def main() -> int:
     started, date = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     python, jupyter_book = sys.executable, str(Path(sys.executable).parent / "jupyter-book")
-    steps = {}
-    steps["data"], _ = timed([python, "-m", "cifar_mlp.profiles"])
+    profile = active_profile()
+    data = load_data(profile, REPO)
+    print(describe(profile, data), flush=True)
+    source, steps = data.source, {"data": time.perf_counter() - started}
+    del data  # the training and the notebooks load their own copies
     steps["training"], printed = timed([python, "-m", "cifar_mlp.book_runs"], capture=True)
     steps["rendering"], _ = timed([jupyter_book, "build", "--all", "--keep-going", "."])
     total = time.perf_counter() - started
 
-    profile = active_profile()
-    source = load_data(profile, REPO).source
     record = {
         "date": date, "profile": profile.name, "data": source,
         "seconds": round(total, 1), "steps_seconds": {k: round(v, 1) for k, v in steps.items()},

@@ -68,7 +68,7 @@ TRIALS = {
     "no_aug_no_dropout_25": ("no augmentation, no dropout; 25 epochs",
                              {"epochs": 25, "augment": False, "dropout": 0.0}, 4, "standardize"),
     "chosen_35": ("no dropout, shifts of up to 2 pixels, no L2, classical momentum; 35 epochs "
-                  "(the best recipe of chapter 3)",
+                  "(the chosen recipe)",
                   {"epochs": 35, "dropout": 0.0, "l2": 0.0, "nesterov": False}, 2, "standardize"),
 }
 # The chosen recipe of chapter 3, as changes to the previous best, and trials that change it.

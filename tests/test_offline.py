@@ -9,7 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from cifar_mlp.grade import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -45,22 +46,13 @@ def offline_runs(clean_clone):
            if key not in ("CIFAR10_DIR", "CIFAR_MLP_PROFILE", "CIFAR_MLP_REQUIRE_FULL")}
     env.update(HTTP_PROXY=CLOSED_PORT, HTTPS_PROXY=CLOSED_PORT, http_proxy=CLOSED_PORT,
                https_proxy=CLOSED_PORT, NO_PROXY="", no_proxy="", TF_CPP_MIN_LOG_LEVEL="2")
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(env)  # the kernel inherits this process's environment
     before = {"results": digests(clean_clone / "results"),
               "notebooks": digests(clean_clone / "notebooks")}
-    try:
-        executed = {}
-        for path in NOTEBOOKS:
-            notebook = nbformat.read(clean_clone / "notebooks" / path.name, as_version=4)
-            NotebookClient(notebook, timeout=900, kernel_name="python3",
-                           resources={"metadata": {"path": str(clean_clone / "notebooks")}}
-                           ).execute()
-            executed[path.name] = notebook
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    executed = {}
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(clean_clone / "notebooks" / path.name, as_version=4)
+        executed[path.name] = execute_in_kernel(notebook, clean_clone / "notebooks", env,
+                                                timeout=900)
     return executed, before
 
 
