@@ -32,6 +32,9 @@ from .preprocess import Prepared
 from .provenance import TRAINING_MODULES, code_fingerprint
 from .train import History, evaluate, train
 
+# The code that scores a trained model (besides the training code of the model's key).
+SCORING_MODULES = ("runs",)
+
 
 class NumpyFramework:
     """How :func:`run` trains, scores and stores the NumPy MLP of a recipe."""
@@ -101,17 +104,25 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
             framework.save(model, weights)
             save_training(weights, key, history, seconds)
 
-    view_shift = test_time_shift(recipe)
-    extra = {}
-    if view_shift is not None:  # what test-time augmentation adds, on validation
-        extra["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val, prepared.y_val)[1]
     result = result_record(
         recipe, prepared, history, seconds, framework=framework.name,
-        test=framework.evaluate(model, prepared.x_test, prepared.y_test, view_shift),
-        val=framework.evaluate(model, prepared.x_val, prepared.y_val, view_shift),
-        parameters=framework.n_parameters(model), **extra, **framework.record())
+        parameters=framework.n_parameters(model),
+        **saved_scores(weights, key, lambda: scores(framework, model, recipe, prepared)),
+        **framework.record())
     write_result(result, results_dir, f"{name}.json")
     return {**result, "model": model, "history": history}
+
+
+def scores(framework, model, recipe: Recipe, prepared: Prepared) -> dict:
+    """The test and validation scores of a trained model, as :func:`result_record` takes
+    them: ``test`` and ``val`` (loss, accuracy) pairs, and with test-time augmentation
+    the validation accuracy of one view per image too."""
+    view_shift = test_time_shift(recipe)
+    result = {"test": framework.evaluate(model, prepared.x_test, prepared.y_test, view_shift),
+              "val": framework.evaluate(model, prepared.x_val, prepared.y_val, view_shift)}
+    if view_shift is not None:  # what test-time augmentation adds, on validation
+        result["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val, prepared.y_val)[1]
+    return result
 
 
 def test_time_shift(recipe: Recipe) -> int | None:
@@ -135,6 +146,22 @@ def saved_training(weights: Path, key: dict) -> tuple[dict | None, str]:
     if changed:
         return None, f"the saved model is stale: {' and '.join(changed)} changed since it was trained"
     return {"history": History(**record["history"]), "seconds": record["seconds"]}, ""
+
+
+def saved_scores(weights: Path, key: dict, compute) -> dict:
+    """The scores kept in the record beside ``weights`` when that record is the model's
+    (its key is ``key``) and the scoring code has not changed since; otherwise
+    ``compute()``, kept there for the next reload. Scoring with test-time augmentation
+    takes half a minute per model, which every reload of the book would otherwise repeat."""
+    saved = Path(weights).with_suffix(".json")
+    record = json.loads(saved.read_text()) if saved.is_file() else {}
+    if record.get("key") != key:  # no saved model of this training (it diverged): keep nothing
+        return compute()
+    scoring = code_fingerprint(SCORING_MODULES)
+    if record.get("scoring") != scoring or "scores" not in record:
+        record["scoring"], record["scores"] = scoring, compute()
+        saved.write_text(json.dumps(record))
+    return record["scores"]
 
 
 def save_training(weights: Path, key: dict, history: History, seconds: float) -> None:

@@ -14,7 +14,9 @@ from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import Recipe
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint
+from cifar_mlp import runs
 from cifar_mlp.runs import run
+from cifar_mlp.train import evaluate
 
 RECIPE = Recipe("tiny", mode="gray", hidden=(16,), epochs=2, patience=None)
 
@@ -33,6 +35,34 @@ def test_a_run_trains_once_then_reloads_the_same_model(gray, tmp_path, capsys):
     for name, array in first["model"].params.items():
         np.testing.assert_array_equal(again["model"].params[name], array)
     assert json.loads((tmp_path / "tiny.json").read_text())["test_accuracy"] == first["test_accuracy"]
+
+
+def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monkeypatch):
+    calls = []
+
+    def counted_evaluate(*args, **kwargs):
+        calls.append(kwargs.get("view_shift"))
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "evaluate", counted_evaluate)
+    recipe = replace(RECIPE, test_time_augmentation=True)
+    first = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert calls == [2, 2, None]  # test and validation over every view, validation one view
+    assert first["test_accuracy"] == evaluate(first["model"], gray.x_test, gray.y_test,
+                                              view_shift=2)[1]
+    assert first["val_accuracy_one_view"] == evaluate(first["model"], gray.x_val, gray.y_val)[1]
+
+    again = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert calls == [2, 2, None]  # reloaded, not scored again
+    for field in ("test_accuracy", "test_loss", "val_accuracy", "val_loss", "val_accuracy_one_view"):
+        assert again[field] == first[field], field
+
+    record_path = tmp_path / gray.source / "tiny.json"
+    record = json.loads(record_path.read_text())
+    record["scoring"] = "scored by older code"
+    record_path.write_text(json.dumps(record))
+    run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    assert calls == [2, 2, None] * 2  # the scoring code changed: scored again
 
 
 def test_a_changed_recipe_retrains_and_says_so(gray, tmp_path, capsys):
