@@ -91,6 +91,7 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
     weights = Path(weights_dir) / prepared.source / f"{name}.npz"
     key = framework.key(recipe, prepared)
     saved, reason = (None, "retrain=True") if retrain else saved_training(weights, key)
+    kept = saved is not None  # whether the model is the one saved beside its record
     if saved is not None:
         model = framework.load(weights, recipe, prepared)
         history, seconds = saved["history"], saved["seconds"]
@@ -103,12 +104,15 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
             weights.parent.mkdir(parents=True, exist_ok=True)
             framework.save(model, weights)
             save_training(weights, key, history, seconds)
+            kept = True
+
+    def measure():
+        return scores(framework, model, recipe, prepared)
 
     result = result_record(
         recipe, prepared, history, seconds, framework=framework.name,
         parameters=framework.n_parameters(model),
-        **saved_scores(weights, key, lambda: scores(framework, model, recipe, prepared)),
-        **framework.record())
+        **(saved_scores(weights, measure) if kept else measure()), **framework.record())
     write_result(result, results_dir, f"{name}.json")
     return {**result, "model": model, "history": history}
 
@@ -148,15 +152,13 @@ def saved_training(weights: Path, key: dict) -> tuple[dict | None, str]:
     return {"history": History(**record["history"]), "seconds": record["seconds"]}, ""
 
 
-def saved_scores(weights: Path, key: dict, compute) -> dict:
-    """The scores kept in the record beside ``weights`` when that record is the model's
-    (its key is ``key``) and the scoring code has not changed since; otherwise
+def saved_scores(weights: Path, compute) -> dict:
+    """The scores kept in the record beside ``weights`` (written by :func:`save_training`
+    for the model saved there) when the scoring code has not changed since; otherwise
     ``compute()``, kept there for the next reload. Scoring with test-time augmentation
     takes half a minute per model, which every reload of the book would otherwise repeat."""
     saved = Path(weights).with_suffix(".json")
-    record = json.loads(saved.read_text()) if saved.is_file() else {}
-    if record.get("key") != key:  # no saved model of this training (it diverged): keep nothing
-        return compute()
+    record = json.loads(saved.read_text())
     scoring = code_fingerprint(SCORING_MODULES)
     if record.get("scoring") != scoring or "scores" not in record:
         record["scoring"], record["scores"] = scoring, compute()

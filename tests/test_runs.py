@@ -65,6 +65,21 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     assert calls == [2, 2, None] * 2  # the scoring code changed: scored again
 
 
+def test_a_diverged_retrain_is_scored_and_not_given_the_saved_models_scores(gray, tmp_path):
+    saved = run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, progress=False)
+
+    class Diverging(runs.NumpyFramework):
+        def fit(self, recipe, prepared, progress):
+            model, history = super().fit(replace(recipe, seed=1), prepared, progress)
+            history.stop_reason = "diverged (NaN loss)"
+            return model, history
+
+    diverged = run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, retrain=True,
+                   framework=Diverging(), progress=False)
+    assert diverged["test_accuracy"] == evaluate(diverged["model"], gray.x_test, gray.y_test)[1]
+    assert diverged["test_loss"] != saved["test_loss"]
+
+
 def test_a_changed_recipe_retrains_and_says_so(gray, tmp_path, capsys):
     run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, progress=False)
     capsys.readouterr()
