@@ -1,10 +1,11 @@
 """What makes training fast, kept beside the formulas the book teaches.
 
 Training (:func:`cifar_mlp.experiments.build`) uses :class:`FastSGD` and :class:`FastAdam`:
-the optimizers of :mod:`cifar_mlp.optim`, whose own ``update`` is applied to flat
+the optimizers of :mod:`cifar_mlp.optim`, whose own ``update`` is called on flat
 slices of ``SLICE`` elements instead of whole arrays, with the slices shared out
-among the cores. The formulas are the same code; ``tests/test_optim.py`` checks that
-the results are identical, bit for bit.
+among the cores. Only ``step`` differs: the formulas are the code chapter 2 shows,
+not a copy of it (``tests/test_optim.py`` checks the numbers, bit for bit, and
+``tests/test_runs.py`` that an edit of ``optim`` changes what trains).
 
 Why it pays: an update is a few elementwise operations over every parameter
 (4.7 million numbers for the best recipe). On whole arrays, each operation writes
@@ -70,40 +71,15 @@ def for_each_slice(update, params: dict, grads: dict, *states: dict) -> None:
 
 
 class FastSGD(SGD):
-    """:class:`cifar_mlp.optim.SGD`, updated slice by slice on all cores, in place."""
+    """:class:`cifar_mlp.optim.SGD`, its own ``update`` applied slice by slice on all cores."""
 
     def step(self, params: dict, grads: dict) -> None:
-        for_each_slice(self.update_in_place, params, grads, self.velocities)
-
-    def update_in_place(self, w, g, v) -> None:
-        """:meth:`SGD.update <cifar_mlp.optim.SGD.update>`, the same operations in the
-        same order, with one temporary instead of three."""
-        if self.momentum == 0:
-            w -= self.lr * g
-            return
-        v *= self.momentum
-        v -= self.lr * g
-        if self.nesterov:
-            w += self.momentum * v - self.lr * g
-        else:
-            w += v
+        for_each_slice(self.update, params, grads, self.velocities)
 
 
 class FastAdam(Adam):
-    """:class:`cifar_mlp.optim.Adam`, updated slice by slice on all cores, in place."""
+    """:class:`cifar_mlp.optim.Adam`, its own ``update`` applied slice by slice on all cores."""
 
     def step(self, params: dict, grads: dict) -> None:
         self.t += 1
-        self.step_sizes = {w.dtype: self.step_size(w.dtype) for w in params.values()}
-        for_each_slice(self.update_in_place, params, grads, self.m, self.v)
-
-    def update_in_place(self, w, g, m, v) -> None:
-        """:meth:`Adam.update <cifar_mlp.optim.Adam.update>`, the same operations in the
-        same order, with the step size computed once per step instead of once per slice."""
-        m += (1 - self.beta1) * (g - m)
-        v += (1 - self.beta2) * (g * g - v)
-        denominator = np.sqrt(v)
-        denominator += self.eps
-        change = self.step_sizes[w.dtype] * m
-        change /= denominator
-        w -= change
+        for_each_slice(self.update, params, grads, self.m, self.v)

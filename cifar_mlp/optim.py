@@ -4,10 +4,12 @@ Each has ``step(params, grads)``, where both are dicts of arrays with the same
 keys (as :class:`cifar_mlp.model.MLP` gives them), and a public ``lr`` that a
 schedule may change between steps. ``step`` calls ``update`` on each array; the
 state (velocities, moments) is created on the first step, shaped like the array.
-Python floats take the arrays' dtype, so float32 stays float32.
+``update`` changes its arrays in place, with as few temporary arrays as the formula
+allows. Python floats take the arrays' dtype, so float32 stays float32.
 
-Training uses :mod:`cifar_mlp.fast`, which applies the same ``update`` to slices
-of the arrays on all cores; a test checks that it gives the same numbers, bit for bit.
+Training calls these very ``update`` methods: :mod:`cifar_mlp.fast` hands them slices
+of the arrays, on all cores, instead of whole arrays. Edit a formula here and training
+changes with it.
 """
 
 import numpy as np
@@ -39,7 +41,8 @@ class SGD:
         if self.momentum == 0:
             w -= self.lr * g
             return
-        v[...] = self.momentum * v - self.lr * g
+        v *= self.momentum  # v = momentum * v - lr * g, in place
+        v -= self.lr * g
         if self.nesterov:
             w += self.momentum * v - self.lr * g
         else:

@@ -103,13 +103,16 @@ def edited_package(tmp_path, module, old, new):
     return copy
 
 
-def run_with(package, weights_dir, sample_dir) -> str:
-    """What a fresh Python with ``package`` first on its path prints when it runs RECIPE."""
+def run_with(package, weights_dir, sample_dir, recipe=RECIPE, show_loss=False) -> str:
+    """What a fresh Python with ``package`` first on its path prints when it runs
+    ``recipe`` (and, with ``show_loss``, the validation losses of its epochs)."""
     script = (
         "from cifar_mlp.data import load_sample; from cifar_mlp.preprocess import prepare\n"
         "from cifar_mlp.experiments import Recipe; from cifar_mlp.runs import run\n"
         f"gray = prepare(load_sample({str(sample_dir.resolve())!r}), 'gray', n_val=500)\n"
-        f"run({RECIPE!r}, gray, results_dir=None, weights_dir={str(weights_dir)!r}, progress=False)\n")
+        f"result = run({recipe!r}, gray, results_dir=None, weights_dir={str(weights_dir)!r}, "
+        "progress=False)\n"
+        + ("print(result['history'].val_loss)\n" if show_loss else ""))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=package, env={"PYTHONPATH": str(package), "PATH": ""}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -130,6 +133,25 @@ def test_an_edited_layer_retrains_and_a_docstring_edit_does_not(gray, tmp_path, 
     said = run_with(buggy, weights, sample_dir)
     assert said.strip() == ("training tiny (numpy): the saved model is stale: code changed "
                             "since it was trained")
+
+
+@pytest.mark.parametrize("optimizer, old, new", [
+    ("sgd", "v -= self.lr * g", "v -= 0.5 * self.lr * g"),
+    ("adam", "m += (1 - self.beta1) * (g - m)", "m += (1 - self.beta1) * (2 * g - m)"),
+])
+def test_an_edited_optimizer_formula_changes_what_trains(tmp_path, sample_dir, optimizer, old, new):
+    """Training calls optim's own update (through cifar_mlp.fast, on slices): a student
+    who edits the formula chapter 2 shows gets a retrain whose numbers follow the edit."""
+    recipe = replace(RECIPE, optimizer=optimizer, lr=0.01 if optimizer == "sgd" else 1e-3)
+    as_shown = edited_package(tmp_path / "a", "optim", old, old)
+    edited = edited_package(tmp_path / "b", "optim", old, new)
+    before = run_with(as_shown, tmp_path / "weights", sample_dir, recipe, show_loss=True)
+    after = run_with(edited, tmp_path / "weights", sample_dir, recipe, show_loss=True)
+    assert after.splitlines()[0] == ("training tiny (numpy): the saved model is stale: code "
+                                     "changed since it was trained")
+    losses_before, losses_after = (eval(out.splitlines()[-1]) for out in (before, after))
+    assert len(losses_before) == len(losses_after) == recipe.epochs
+    assert all(a != b for a, b in zip(losses_before, losses_after))
 
 
 def test_the_fingerprint_covers_every_training_module():
