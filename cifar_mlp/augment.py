@@ -1,16 +1,15 @@
 """Data augmentation: random flips and shifts of the training images (chapter 3).
 
 Each epoch sees every training image in a new variation, so the network cannot
-memorize pixels as easily. :func:`cifar_mlp.train.minibatches` applies it.
+memorize pixels as easily. :func:`cifar_mlp.train.minibatches` applies it, with the
+largest shift a recipe asks for (``Recipe.augment_shift``).
 """
 
 import numpy as np
 
-CROP_PADDING = 2  # shifts of up to 2 pixels: chosen on the validation split (chapter 3)
 
-
-def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
-            crop_padding: int = CROP_PADDING, image_shape=(32, 32, 3)) -> np.ndarray:
+def augment(x_batch: np.ndarray, rng: np.random.Generator, crop_padding: int, *,
+            flip: bool = True, image_shape=(32, 32, 3)) -> np.ndarray:
     """A randomly flipped and shifted copy of a batch of flattened images.
 
     Each row is seen as an image of ``image_shape`` (height, width, channels),
@@ -58,7 +57,12 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
     return out.reshape(n, width)
 
 
-def views(x_batch: np.ndarray, crop_padding: int = CROP_PADDING, image_shape=(32, 32, 3)):
+def n_views(crop_padding: int | None) -> int:
+    """How many views :func:`views` yields per image (1 for None: the image as it is)."""
+    return 1 if crop_padding is None else 2 * (2 * crop_padding + 1) ** 2
+
+
+def views(x_batch: np.ndarray, crop_padding: int, image_shape=(32, 32, 3)):
     """Every variation of a batch that :func:`augment` can draw, one after the other:
     each image mirrored or not, and shifted by each of the ``(2 * crop_padding + 1) ** 2``
     windows of the padded image. Yields ``2 * (2 * crop_padding + 1) ** 2`` float32 arrays

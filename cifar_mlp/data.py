@@ -19,7 +19,6 @@ arbitrary code.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -27,78 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .download import DownloadError, download_archive, extract_archive
+from .files import (  # noqa: F401 (the names of the files and errors, re-exported)
+    ARCHIVE_FOLDER, ARCHIVE_NAME, OFFICIAL, SAMPLE, TEST_FILE, TRAIN_FILES, ChecksumError,
+    CIFAR10Error, DatasetSpec, DataNotFoundError, md5_of, verify_file)
+
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
 RECORD_BYTES = 1 + 32 * 32 * 3  # one label byte, then the red, green and blue planes
-TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
-TEST_FILE = "test_batch.bin"
-ARCHIVE_FOLDER = "cifar-10-batches-bin"  # the folder inside the official archive
-ARCHIVE_NAME = "cifar-10-binary.tar.gz"
 CACHE_NAME = "cifar10-uint8.npz"
 ENV_DIR = "CIFAR10_DIR"
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a copy of the data set must look like: where to get it and its checksums."""
-
-    name: str
-    file_md5: dict  # data file name -> md5 of its bytes
-    records: dict  # data file name -> number of images in it
-    url: str | None = None
-    archive_md5: str | None = None
-    archive_bytes: int | None = None
-    max_member_bytes: int = 31_000_000  # larger archive members are rejected unread
-
-    def identity(self) -> str:
-        """A string naming exactly which files the arrays were decoded from."""
-        return json.dumps(self.file_md5, sort_keys=True)
-
-
-OFFICIAL = DatasetSpec(
-    name="CIFAR-10",
-    url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-    archive_md5="c32a1d4ab5d03f1284b67883e8d87530",
-    archive_bytes=170_052_171,
-    file_md5={
-        "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25",
-        "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",
-        "data_batch_3.bin": "942cd6a4bcdd0dd3c604fbe906cb4421",
-        "data_batch_4.bin": "ae636b3ba5c66a11e91e8cb52e771fcb",
-        "data_batch_5.bin": "53f37980c15c3d472c316c40844f3f0d",
-        "test_batch.bin": "803d5f7f4d78ea53de84dbe85f74fb6d",
-    },
-    records={name: 10_000 for name in (*TRAIN_FILES, TEST_FILE)},
-)
-
-# The committed sample (data/sample/), written by scripts/make_sample.py from the
-# full set: 2,000 training and 500 test images, balanced per class.
-SAMPLE = DatasetSpec(
-    name="CIFAR-10 sample",
-    file_md5={
-        "data_batch_1.bin": "73ff2e0cbdc4575bb6162c25a2e564f0",
-        "data_batch_2.bin": "e6451a3a2fb86094a9e669819eb6aa69",
-        "data_batch_3.bin": "a3f5ddb4cc13ad4c393b3edfb1ff9945",
-        "data_batch_4.bin": "728647ced5ba84aa37f7e9751b541ae7",
-        "data_batch_5.bin": "4626496721423ec5fefe9945f8f80388",
-        "test_batch.bin": "6fc49841ca73df1f373b8e31cf411ca7",
-    },
-    records={**{name: 400 for name in TRAIN_FILES}, TEST_FILE: 500},
-)
-
-
-class CIFAR10Error(RuntimeError):
-    """Base class of every data error of this module."""
-
-
-class ChecksumError(CIFAR10Error):
-    """A file's bytes are not the expected ones."""
-
-
-class DataNotFoundError(CIFAR10Error):
-    """No copy of the data set was found and none could be downloaded."""
 
 
 @dataclass(frozen=True)
@@ -144,24 +83,6 @@ def write_batch(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray)
     planes = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
     records = np.concatenate([np.asarray(labels, np.uint8)[:, None], planes], axis=1)
     records.tofile(path)
-
-
-def md5_of(path: str | os.PathLike) -> str:
-    """The md5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_file(path: Path, expected_md5: str) -> None:
-    """Raise :class:`ChecksumError` naming the file, the expected and the actual md5."""
-    actual = md5_of(path)
-    if actual != expected_md5:
-        raise ChecksumError(
-            f"checksum mismatch for {path}: expected md5 {expected_md5}, got {actual}"
-        )
 
 
 def read_folder(folder: Path, spec: DatasetSpec = OFFICIAL) -> CIFAR10:
@@ -279,9 +200,6 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, *,
 
 def _from_archive(cache_dir, spec, tried, download, retries, timeout) -> CIFAR10:
     """Extract the archive in ``cache_dir``, downloading it first when allowed."""
-    # Imported here, not at the top: download.py imports this module.
-    from .download import DownloadError, download_archive, extract_archive
-
     if cache_dir is None:
         tried.append("archive: no cache_dir to keep it in")
         raise _not_found(spec, tried, cache_dir)

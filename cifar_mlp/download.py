@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .data import (ARCHIVE_FOLDER, ARCHIVE_NAME, OFFICIAL, ChecksumError, CIFAR10Error,
+from .files import (ARCHIVE_FOLDER, ARCHIVE_NAME, OFFICIAL, ChecksumError, CIFAR10Error,
                    DatasetSpec, md5_of)
 
 # Members of the official archive that are not data: extracted (meta) or skipped (readme).

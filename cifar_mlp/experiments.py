@@ -38,8 +38,12 @@ class Recipe:
     batch_size: int = 128
     epochs: int = 40
     patience: int | None = 5  # early stopping on validation loss; restores the best weights
-    augment: bool = False  # random horizontal flips and shifts (cifar_mlp.augment)
-    test_time_augmentation: bool = False  # score each image by its mean over every augmentation
+    # Augmentation (cifar_mlp.augment): random flips and shifts of up to this many pixels
+    # (None: the images as they are).
+    augment_shift: int | None = None
+    # Test-time augmentation: each image scored by the mean over its views, mirrored or not
+    # and shifted by up to this many pixels (None: one view, the image as it is).
+    test_shift: int | None = None
     seed: int = 0
     description: str = ""
 
@@ -87,8 +91,8 @@ RECIPES = {
         schedule="plateau", epochs=60, patience=6,
         description="The seed project's network on colour images (3072-1024-256-10)"),
     "best": Recipe(
-        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, augment=True, lr=0.05,
-        schedule="cosine", epochs=35, patience=None, test_time_augmentation=True,
+        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, augment_shift=2, lr=0.05,
+        schedule="cosine", epochs=35, patience=None, test_shift=2,
         description="Best from-scratch recipe: wider and deeper, BatchNorm, augmentation "
                     "(flips and 2-pixel shifts), momentum with a cosine schedule, "
                     "test-time augmentation"),
@@ -114,9 +118,9 @@ ABLATION_ROWS = [
     (f"without width and depth: hidden {'-'.join(map(str, SEED_HIDDEN))}", True,
      {"hidden": SEED_HIDDEN}),
     ("without BatchNorm", True, {"batchnorm": False}),
-    ("without augmentation", True, {"augment": False}),
+    ("without augmentation", True, {"augment_shift": None}),
     ("without the cosine schedule: constant learning rate", True, {"schedule": "constant"}),
-    ("without test-time augmentation", True, {"test_time_augmentation": False}),
+    ("without test-time augmentation", True, {"test_shift": None}),
 ]
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -197,7 +196,7 @@ def copy_weights(mlp, keras_model) -> None:
 
 # -- data and evaluation ------------------------------------------------------------
 
-def training_dataset(x, y, *, batch_size: int, seed: int, augment_data: bool):
+def training_dataset(x, y, *, batch_size: int, seed: int, augment_shift: int | None):
     """A tf.data.Dataset of the minibatches :func:`cifar_mlp.train.train` draws: each epoch,
     :func:`cifar_mlp.train.minibatches` with one ``np.random.default_rng(seed)`` carried
     from epoch to epoch, as ``train`` carries it. Autotuning is off (no stalls)."""
@@ -205,7 +204,7 @@ def training_dataset(x, y, *, batch_size: int, seed: int, augment_data: bool):
     x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
     rng = np.random.default_rng(seed)
     dataset = tf.data.Dataset.from_generator(
-        lambda: minibatches(x, y, batch_size, rng, augment_data), output_signature=(
+        lambda: minibatches(x, y, batch_size, rng, augment_shift), output_signature=(
             tf.TensorSpec((None, x.shape[1]), tf.float32), tf.TensorSpec((None,), tf.int64)))
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size)))
     return dataset.prefetch(1).with_options(_dataset_options(tf))
@@ -316,7 +315,7 @@ class KerasFramework:
                 restore_best_weights=True, verbose=0))
         train_data = training_dataset(prepared.x_train, prepared.y_train,
                                       batch_size=recipe.batch_size, seed=recipe.seed,
-                                      augment_data=recipe.augment)
+                                      augment_shift=recipe.augment_shift)
         with bar:
             model.fit(train_data, validation_data=evaluation_dataset(prepared.x_val, prepared.y_val),
                       epochs=recipe.epochs, verbose=0, shuffle=False, callbacks=callbacks)

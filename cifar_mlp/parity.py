@@ -213,7 +213,7 @@ def parity_run(recipe: Recipe, prepared, steps: int = 50, seed: int = 0, *,
     the last step, the zero-gradient biases of batch-norm models left out), notes,
     and with ``reference`` ``numpy_float64_loss`` and ``rounding_drift``.
     """
-    recipe = replace(recipe, dropout=0.0, augment=False)
+    recipe = replace(recipe, dropout=0.0, augment_shift=None)
     if np.dtype(dtype) == np.float64:
         recipe = _float32_exact(recipe)
     batches = parity_batches(prepared.x_train, prepared.y_train, recipe.batch_size, steps, seed)

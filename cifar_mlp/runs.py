@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .augment import CROP_PADDING
+from .augment import n_views
 from .experiments import Recipe, build
 from .model import MLP
 from .preprocess import Prepared
@@ -51,7 +51,8 @@ class NumpyFramework:
         history = train(model, optimizer, prepared.x_train, prepared.y_train,
                         prepared.x_val, prepared.y_val, epochs=recipe.epochs,
                         batch_size=recipe.batch_size, seed=recipe.seed, schedule=schedule,
-                        patience=recipe.patience, augment_data=recipe.augment, progress=progress)
+                        patience=recipe.patience, augment_shift=recipe.augment_shift,
+                        progress=progress)
         return model, history
 
     def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
@@ -119,21 +120,19 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
 
 def scores(framework, model, recipe: Recipe, prepared: Prepared) -> dict:
     """The test and validation scores of a trained model, as :func:`result_record` takes
-    them: ``test`` and ``val`` (loss, accuracy) pairs, and with test-time augmentation
-    the validation accuracy of one view per image too."""
-    view_shift = test_time_shift(recipe)
-    result = {"test": framework.evaluate(model, prepared.x_test, prepared.y_test, view_shift),
-              "val": framework.evaluate(model, prepared.x_val, prepared.y_val, view_shift)}
-    if view_shift is not None:  # what test-time augmentation adds, on validation
-        result["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val, prepared.y_val)[1]
+    them: ``test`` and ``val`` (loss, accuracy) pairs, scored as the recipe says (with its
+    test-time augmentation, ``recipe.test_shift``), and with test-time augmentation the
+    accuracy of one view per image too, on both splits, so that what it adds is known."""
+    shift = recipe.test_shift
+    result = {"test": framework.evaluate(model, prepared.x_test, prepared.y_test, shift),
+              "val": framework.evaluate(model, prepared.x_val, prepared.y_val, shift),
+              "views": n_views(shift)}
+    if shift is not None:
+        result["test_accuracy_one_view"] = framework.evaluate(model, prepared.x_test,
+                                                              prepared.y_test)[1]
+        result["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val,
+                                                             prepared.y_val)[1]
     return result
-
-
-def test_time_shift(recipe: Recipe) -> int | None:
-    """How :func:`run` scores a model of ``recipe``: ``view_shift`` of
-    :func:`cifar_mlp.train.evaluate`. With test-time augmentation, every flip and shift
-    that training's augmentation draws; otherwise None, one view per image."""
-    return CROP_PADDING if recipe.test_time_augmentation else None
 
 
 def saved_training(weights: Path, key: dict) -> tuple[dict | None, str]:

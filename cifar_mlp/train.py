@@ -30,19 +30,20 @@ from .safety import Checkpoint, DivergenceGuard, TrainingDiverged  # noqa: F401 
 from .schedules import ReduceOnPlateau
 
 
-def minibatches(x, y, batch_size: int, rng: np.random.Generator, augment_data: bool = False):
+def minibatches(x, y, batch_size: int, rng: np.random.Generator,
+                augment_shift: int | None = None):
     """One epoch of shuffled minibatches ``(x_batch, y_batch)``.
 
     The order is a new permutation of the rows, drawn from ``rng``; the last batch may
     be smaller. Each batch is gathered with ``x[idx]`` (only the batch is copied) and,
-    with ``augment_data``, flipped and shifted at random (:func:`cifar_mlp.augment.augment`,
-    drawing from the same ``rng``). NumPy training, the Keras twin, the parity check and
+    when ``augment_shift`` is a number, flipped and shifted by up to that many pixels at
+    random (:func:`cifar_mlp.augment.augment`, drawing from the same ``rng``). NumPy training, the Keras twin, the parity check and
     the benchmark all draw their batches here, so one seed gives them the same batches.
     """
     order = rng.permutation(len(x))
     for start in range(0, len(x), batch_size):
         idx = order[start:start + batch_size]
-        x_batch = augment(x[idx], rng) if augment_data else x[idx]
+        x_batch = x[idx] if augment_shift is None else augment(x[idx], rng, augment_shift)
         yield x_batch, y[idx]
 
 
@@ -70,10 +71,11 @@ def train_epoch(model, optimizer, batches, guard=None) -> tuple[float, float]:
 
 def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
           batch_size: int = 128, seed: int = 0, schedule=None, patience: int | None = None,
-          augment_data: bool = False, progress: bool = True,
+          augment_shift: int | None = None, progress: bool = True,
           divergence_factor: float | None = 10.0) -> History:
     """Train ``model`` with ``optimizer`` for up to ``epochs`` epochs; return the :class:`History`.
 
+    * ``augment_shift``: augmentation, see :func:`minibatches` (None: none).
     * ``np.random.default_rng(seed)`` draws the minibatches and augmentations; the
       model's own generator draws its dropout masks: the two seeds fix the whole run.
     * ``schedule(epoch, base_lr)`` sets ``optimizer.lr`` at the start of each epoch;
@@ -98,7 +100,7 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
         if schedule is not None:
             optimizer.lr = schedule(epoch - 1, base_lr)
         with guard.epoch(epoch):
-            batches = minibatches(x_train, y_train, batch_size, rng, augment_data)
+            batches = minibatches(x_train, y_train, batch_size, rng, augment_shift)
             train_loss, train_acc = train_epoch(model, optimizer, batches, guard)
             val_loss, val_acc = evaluate(model, x_val, y_val)
             guard.check_validation(val_loss)

@@ -182,14 +182,14 @@ def test_dropout_is_refused_by_the_gradient_check(rgb):
 
 # -- a training run ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("augment_data", [False, True], ids=["plain", "augmented"])
-def test_training_dataset_gives_the_batches_of_minibatches_over_two_epochs(rgb, augment_data):
+@pytest.mark.parametrize("augment_shift", [None, 2], ids=["plain", "augmented"])
+def test_training_dataset_gives_the_batches_of_minibatches_over_two_epochs(rgb, augment_shift):
     """Same seed: the permutations and augmentations train() draws, epoch after epoch."""
     x, y = rgb.x_train, rgb.y_train
-    dataset = kt.training_dataset(x, y, batch_size=128, seed=3, augment_data=augment_data)
+    dataset = kt.training_dataset(x, y, batch_size=128, seed=3, augment_shift=augment_shift)
     rng = np.random.default_rng(3)  # carried from epoch to epoch, as train() carries it
     for _ in range(2):
-        expected = list(minibatches(x, y, 128, rng, augment_data))
+        expected = list(minibatches(x, y, 128, rng, augment_shift))
         got = [(a.numpy(), b.numpy()) for a, b in dataset]  # one pass: one epoch
         assert len(got) == len(expected) == 12
         for (xa, ya), (xb, yb) in zip(got, expected):

@@ -45,16 +45,19 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
         return evaluate(*args, **kwargs)
 
     monkeypatch.setattr(runs, "evaluate", counted_evaluate)
-    recipe = replace(RECIPE, test_time_augmentation=True)
+    recipe = replace(RECIPE, test_shift=2)
     first = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None]  # test and validation over every view, validation one view
+    assert calls == [2, 2, None, None]  # test and validation over every view, then one view
     assert first["test_accuracy"] == evaluate(first["model"], gray.x_test, gray.y_test,
                                               view_shift=2)[1]
+    assert first["views"] == 50
+    assert first["test_accuracy_one_view"] == evaluate(first["model"], gray.x_test, gray.y_test)[1]
     assert first["val_accuracy_one_view"] == evaluate(first["model"], gray.x_val, gray.y_val)[1]
 
     again = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None]  # reloaded, not scored again
-    for field in ("test_accuracy", "test_loss", "val_accuracy", "val_loss", "val_accuracy_one_view"):
+    assert calls == [2, 2, None, None]  # reloaded, not scored again
+    for field in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
+                  "test_accuracy_one_view", "val_accuracy_one_view"):
         assert again[field] == first[field], field
 
     record_path = tmp_path / gray.source / "tiny.json"
@@ -62,7 +65,7 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     record["scoring"] = "scored by older code"
     record_path.write_text(json.dumps(record))
     run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None] * 2  # the scoring code changed: scored again
+    assert calls == [2, 2, None, None] * 2  # the scoring code changed: scored again
 
 
 def test_a_diverged_retrain_is_scored_and_not_given_the_saved_models_scores(gray, tmp_path):

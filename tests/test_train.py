@@ -72,7 +72,7 @@ def test_same_seeds_give_identical_histories_and_weights(gray):
     def run(seed):
         model = MLP([1024, 32, 10], batchnorm=True, dropout=0.2, seed=0)
         return fit(gray, model, SGD(0.01, momentum=0.9, nesterov=True), epochs=2,
-                   batch_size=100, seed=seed, augment_data=True)
+                   batch_size=100, seed=seed, augment_shift=2)
 
     (model_a, history_a), (model_b, history_b) = run(seed=1), run(seed=1)
     without_times = [{k: v for k, v in h.to_dict().items() if k != "seconds"}
@@ -196,10 +196,10 @@ def test_minibatches_are_reproducible_from_the_seed():
 def test_minibatches_draw_the_augmentations_from_the_same_rng(rgb_rows):
     y = np.arange(64) % 10
     got_rng = np.random.default_rng(5)
-    got = list(minibatches(rgb_rows, y, 24, got_rng, augment_data=True))
+    got = list(minibatches(rgb_rows, y, 24, got_rng, augment_shift=2))
     rng = np.random.default_rng(5)
     order = rng.permutation(64)  # first the order, then each batch's augmentation in turn
-    expected = [(augment(rgb_rows[order[s:s + 24]], rng), y[order[s:s + 24]])
+    expected = [(augment(rgb_rows[order[s:s + 24]], rng, 2), y[order[s:s + 24]])
                 for s in range(0, 64, 24)]
     assert [len(yb) for _, yb in got] == [24, 24, 16]
     for (xa, ya), (xb, yb) in zip(got, expected, strict=True):
@@ -317,11 +317,11 @@ def rgb_rows():
 
 def test_augment_keeps_shape_and_dtype_and_leaves_the_input_alone(rgb_rows):
     before = rgb_rows.copy()
-    out = augment(rgb_rows, np.random.default_rng(0))
+    out = augment(rgb_rows, np.random.default_rng(0), 2)
     assert out.shape == rgb_rows.shape and out.dtype == np.float32
     np.testing.assert_array_equal(rgb_rows, before)
-    assert augment(rgb_rows.astype(np.float64), np.random.default_rng(0)).dtype == np.float32
-    np.testing.assert_array_equal(out, augment(rgb_rows, np.random.default_rng(0)))  # seeded
+    assert augment(rgb_rows.astype(np.float64), np.random.default_rng(0), 2).dtype == np.float32
+    np.testing.assert_array_equal(out, augment(rgb_rows, np.random.default_rng(0), 2))  # seeded
 
 
 def test_forced_flip_mirrors_every_image(rgb_rows):
@@ -362,7 +362,7 @@ def test_crop_moves_a_single_bright_pixel_by_at_most_the_padding():
 
 def test_augment_works_on_grayscale_rows(gray):
     rows = gray.x_train[:32]
-    out = augment(rows, np.random.default_rng(0))
+    out = augment(rows, np.random.default_rng(0), 2)
     assert out.shape == (32, 1024) and out.dtype == np.float32
     flipped = augment(rows, AlwaysFlip(), crop_padding=0)
     np.testing.assert_array_equal(images_of(flipped, 1), images_of(rows, 1)[:, :, ::-1])
@@ -391,7 +391,7 @@ def test_views_are_every_variation_augment_draws(rgb_rows, gray, crop_padding):
 
 def test_augment_rejects_rows_that_are_not_images():
     with pytest.raises(ValueError, match="32x32xC"):
-        augment(np.zeros((4, 1000), np.float32), np.random.default_rng(0))
+        augment(np.zeros((4, 1000), np.float32), np.random.default_rng(0), 2)
 
 
 # -- evaluation -------------------------------------------------------------------------------
