@@ -3,21 +3,24 @@
     python scripts/recipe_trials.py                 # every trial not yet in the file (hours)
     python scripts/recipe_trials.py --only NAME ... # these trials, again
 
-Each trial takes the previous best recipe (``PREVIOUS_BEST``: BatchNorm, dropout 0.2,
-flips and 4-pixel shifts, Nesterov momentum, L2 5e-5, a cosine schedule) and changes
-what its description says; the later ones change the recipe chosen from the first
-(``CHOSEN``). It trains on the full training split, scores the validation split after
-every epoch (and, at the end, averaged with the mirror images) and never looks at the
-test set.
-The results are appended to ``results/recipe_trials.json``, which chapter 3 reads.
-Trials run one BLAS thread each, two at a time, so their seconds per epoch are not
-those of the book's runs.
+Each trial is a :class:`~cifar_mlp.experiments.Recipe`: the recipe it starts from with
+the changes its description names. It trains through the same code as every model of
+the book (:meth:`cifar_mlp.runs.NumpyFramework.fit`) on the full training split, scores
+the validation split after every epoch (and, at the end, averaged with the mirror images)
+and never looks at the test set. The results are appended to
+``results/recipe_trials.json``, which chapter 3 reads.
+
+Three rounds. The first varied an earlier best recipe (``PREVIOUS_BEST``: BatchNorm,
+dropout 0.2, flips and 4-pixel shifts, Nesterov momentum, L2 5e-5, a cosine schedule);
+the second varied the recipe chosen in the first (``CHOSEN``); the third varies the
+book's best recipe (``RECIPES["best"]``) and repeats it with other seeds, which says how
+far apart two runs of one recipe end. Trials run one BLAS thread each, two at a time,
+so their minutes are not those of the book's runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
@@ -30,64 +33,71 @@ from sklearn.decomposition import PCA
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import cifar_mlp.train as train_module  # noqa: E402
-from cifar_mlp.augment import augment  # noqa: E402
-from cifar_mlp.experiments import RECIPES, build  # noqa: E402
+from cifar_mlp.experiments import RECIPES  # noqa: E402
 from cifar_mlp.preprocess import prepare  # noqa: E402
 from cifar_mlp.profiles import PROFILES, load_data  # noqa: E402
-from cifar_mlp.train import evaluate, train  # noqa: E402
+from cifar_mlp.runs import NUMPY  # noqa: E402
+from cifar_mlp.train import evaluate  # noqa: E402
 
 OUT = REPO / "results" / "recipe_trials.json"
-PREVIOUS_BEST = replace(RECIPES["best"], dropout=0.2, l2=5e-5, nesterov=True, label_smoothing=0.0,
-                        patience=None)
+PREVIOUS_BEST = replace(RECIPES["best"], dropout=0.2, l2=5e-5, nesterov=True, augment_shift=4,
+                        test_shift=None, patience=None, description="")
+# The recipe chosen in the first round, as changes to the previous best.
+CHOSEN = {"dropout": 0.0, "l2": 0.0, "nesterov": False, "augment_shift": 2, "epochs": 35}
+BEST = replace(RECIPES["best"], test_shift=None, description="")
 
-# name: (what changes, recipe changes, shift in pixels or None for no shifts,
-#        input preprocessing: "standardize" or "zca:<epsilon>")
+
+def trial(description: str, start, inputs: str = "standardize", **changes) -> tuple:
+    """A trial: its description, its recipe and its inputs ("standardize", or "zca:<epsilon>")."""
+    return description, replace(start, **changes), inputs
+
+
 TRIALS = {
-    "previous_best_50": ("none: the previous best recipe; 50 epochs", {"epochs": 50}, 4,
-                         "standardize"),
-    "no_aug_no_dropout_10": ("no augmentation, no dropout; 10 epochs",
-                             {"epochs": 10, "augment": False, "dropout": 0.0}, 4, "standardize"),
-    "zca_no_aug_no_dropout_10": ("ZCA whitening (epsilon 0.1) instead of standardization, "
-                                 "no augmentation, no dropout; 10 epochs",
-                                 {"epochs": 10, "augment": False, "dropout": 0.0}, 4, "zca:0.1"),
-    "no_dropout_shift4_25": ("no dropout; 25 epochs",
-                             {"epochs": 25, "dropout": 0.0}, 4, "standardize"),
-    "no_dropout_flips_only_25": ("no dropout, flips only (no shifts); 25 epochs",
-                                 {"epochs": 25, "dropout": 0.0}, 0, "standardize"),
-    "no_dropout_shift1_25": ("no dropout, shifts of up to 1 pixel; 25 epochs",
-                             {"epochs": 25, "dropout": 0.0}, 1, "standardize"),
-    "no_dropout_shift2_25": ("no dropout, shifts of up to 2 pixels; 25 epochs",
-                             {"epochs": 25, "dropout": 0.0}, 2, "standardize"),
-    "no_dropout_shift2_smoothing_25": ("no dropout, shifts of up to 2 pixels, label smoothing "
-                                       "0.1; 25 epochs",
-                                       {"epochs": 25, "dropout": 0.0, "label_smoothing": 0.1}, 2,
-                                       "standardize"),
-    "no_dropout_shift2_35": ("no dropout, shifts of up to 2 pixels; 35 epochs",
-                             {"epochs": 35, "dropout": 0.0}, 2, "standardize"),
-    "no_aug_no_dropout_25": ("no augmentation, no dropout; 25 epochs",
-                             {"epochs": 25, "augment": False, "dropout": 0.0}, 4, "standardize"),
-    "chosen_35": ("no dropout, shifts of up to 2 pixels, no L2, classical momentum; 35 epochs "
-                  "(the chosen recipe)",
-                  {"epochs": 35, "dropout": 0.0, "l2": 0.0, "nesterov": False}, 2, "standardize"),
+    "previous_best_50": trial("none: the previous best recipe; 50 epochs", PREVIOUS_BEST,
+                              epochs=50),
+    "no_aug_no_dropout_10": trial("no augmentation, no dropout; 10 epochs", PREVIOUS_BEST,
+                                  epochs=10, augment_shift=None, dropout=0.0),
+    "zca_no_aug_no_dropout_10": trial("ZCA whitening (epsilon 0.1) instead of standardization, "
+                                      "no augmentation, no dropout; 10 epochs", PREVIOUS_BEST,
+                                      "zca:0.1", epochs=10, augment_shift=None, dropout=0.0),
+    "no_dropout_shift4_25": trial("no dropout; 25 epochs", PREVIOUS_BEST, epochs=25, dropout=0.0),
+    "no_dropout_flips_only_25": trial("no dropout, flips only (no shifts); 25 epochs",
+                                      PREVIOUS_BEST, epochs=25, dropout=0.0, augment_shift=0),
+    "no_dropout_shift1_25": trial("no dropout, shifts of up to 1 pixel; 25 epochs", PREVIOUS_BEST,
+                                  epochs=25, dropout=0.0, augment_shift=1),
+    "no_dropout_shift2_25": trial("no dropout, shifts of up to 2 pixels; 25 epochs", PREVIOUS_BEST,
+                                  epochs=25, dropout=0.0, augment_shift=2),
+    "no_dropout_shift2_smoothing_25": trial("no dropout, shifts of up to 2 pixels, label smoothing "
+                                            "0.1; 25 epochs", PREVIOUS_BEST, epochs=25,
+                                            dropout=0.0, augment_shift=2, label_smoothing=0.1),
+    "no_dropout_shift2_35": trial("no dropout, shifts of up to 2 pixels; 35 epochs", PREVIOUS_BEST,
+                                  epochs=35, dropout=0.0, augment_shift=2),
+    "no_aug_no_dropout_25": trial("no augmentation, no dropout; 25 epochs", PREVIOUS_BEST,
+                                  epochs=25, augment_shift=None, dropout=0.0),
+    "chosen_35": trial("no dropout, shifts of up to 2 pixels, no L2, classical momentum; "
+                       "35 epochs (the chosen recipe)", PREVIOUS_BEST, **CHOSEN),
+    "chosen_50": trial("the chosen recipe; 50 epochs", PREVIOUS_BEST, **{**CHOSEN, "epochs": 50}),
+    "chosen_batch256_lr01_50": trial("the chosen recipe with batches of 256 and learning rate 0.1; "
+                                     "50 epochs", PREVIOUS_BEST,
+                                     **{**CHOSEN, "epochs": 50, "batch_size": 256, "lr": 0.1}),
+    "chosen_wide_35": trial("the chosen recipe with a first hidden layer of 2048 units; 35 epochs",
+                            PREVIOUS_BEST, **CHOSEN, hidden=(2048, 1024, 512)),
+    "chosen_wide_25": trial("the chosen recipe with a first hidden layer of 2048 units; 25 epochs",
+                            PREVIOUS_BEST, **{**CHOSEN, "epochs": 25}, hidden=(2048, 1024, 512)),
+    "chosen_35_again": trial("the chosen recipe; 35 epochs (again, to score it with mirror images)",
+                             PREVIOUS_BEST, **CHOSEN),
+    "chosen_batch64_35": trial("the chosen recipe with batches of 64; 35 epochs", PREVIOUS_BEST,
+                               **CHOSEN, batch_size=64),
+    # Third round: the book's best recipe, with other seeds, then varied.
+    "best_seed1": trial("the best recipe, seed 1", BEST, seed=1),
+    "best_seed2": trial("the best recipe, seed 2", BEST, seed=2),
+    "best_smoothing": trial("the best recipe with label smoothing 0.1", BEST, label_smoothing=0.1),
+    "best_l2": trial("the best recipe with L2 2.5e-4", BEST, l2=2.5e-4),
+    "best_l2_smoothing": trial("the best recipe with L2 2.5e-4 and label smoothing 0.1", BEST,
+                               l2=2.5e-4, label_smoothing=0.1),
+    "best_l2_smoothing_50": trial("the best recipe with L2 2.5e-4 and label smoothing 0.1; "
+                                  "50 epochs", BEST, l2=2.5e-4, label_smoothing=0.1, epochs=50),
 }
-# The chosen recipe of chapter 3, as changes to the previous best, and trials that change it.
-CHOSEN = {"epochs": 35, "dropout": 0.0, "l2": 0.0, "nesterov": False, "test_time_augmentation": True}
-TRIALS.update({
-    "chosen_50": ("the chosen recipe; 50 epochs", {**CHOSEN, "epochs": 50}, 2, "standardize"),
-    "chosen_batch256_lr01_50": ("the chosen recipe with batches of 256 and learning rate 0.1; "
-                                "50 epochs",
-                                {**CHOSEN, "epochs": 50, "batch_size": 256, "lr": 0.1}, 2,
-                                "standardize"),
-    "chosen_wide_35": ("the chosen recipe with a first hidden layer of 2048 units; 35 epochs",
-                       {**CHOSEN, "hidden": (2048, 1024, 512)}, 2, "standardize"),
-    "chosen_wide_25": ("the chosen recipe with a first hidden layer of 2048 units; 25 epochs",
-                       {**CHOSEN, "hidden": (2048, 1024, 512), "epochs": 25}, 2, "standardize"),
-    "chosen_35_again": ("the chosen recipe; 35 epochs (again, to score it with mirror images)",
-                        CHOSEN, 2, "standardize"),
-    "chosen_batch64_35": ("the chosen recipe with batches of 64; 35 epochs",
-                          {**CHOSEN, "batch_size": 64}, 2, "standardize"),
-})
 
 
 def zca_whiten(prepared, epsilon: float):
@@ -103,26 +113,21 @@ def zca_whiten(prepared, epsilon: float):
 
 
 def run_trial(name: str, data) -> dict:
-    description, changes, shift, inputs = TRIALS[name]
+    """Train trial ``name`` and score it on the validation split (never on the test set)."""
+    description, recipe, inputs = TRIALS[name]
     if inputs == "standardize":
         prepared = prepare(data, n_val=5000, seed=0)
     else:
         prepared = zca_whiten(prepare(data, n_val=5000, seed=0, standardize=False),
                               float(inputs.split(":")[1]))
-    if shift is not None:  # the shift of every augmented batch of this trial
-        train_module.augment = functools.partial(augment, crop_padding=shift)
-    recipe = replace(PREVIOUS_BEST, name=name, **changes)
-    model, optimizer, schedule = build(recipe, prepared.n_features)
     started = time.perf_counter()
-    history = train(model, optimizer, prepared.x_train, prepared.y_train, prepared.x_val,
-                    prepared.y_val, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                    seed=recipe.seed, schedule=schedule, patience=None,
-                    augment_data=recipe.augment, progress=True)
-    return {"description": description, "epochs": recipe.epochs,
+    model, history = NUMPY.fit(replace(recipe, name=name), prepared, progress=True)
+    return {"description": description, "epochs": recipe.epochs, "seed": recipe.seed,
             "final_val_accuracy": history.val_acc[-1],
             "flip_averaged_val_accuracy": evaluate(model, prepared.x_val, prepared.y_val,
-                                                   view_shift=0)[1], "val_accuracy": history.val_acc,
-            "train_accuracy": history.train_acc, "minutes": (time.perf_counter() - started) / 60}
+                                                   view_shift=0)[1],
+            "val_accuracy": history.val_acc, "train_accuracy": history.train_acc,
+            "minutes": (time.perf_counter() - started) / 60}
 
 
 def main() -> int:
@@ -138,7 +143,8 @@ def main() -> int:
         result = run_trial(name, data)
         done = json.loads(OUT.read_text()) if OUT.is_file() else {}  # trials may run in parallel
         done[name] = result
-        OUT.write_text(json.dumps(done, indent=1) + "\n")
+        OUT.write_text(json.dumps({key: done[key] for key in TRIALS if key in done}, indent=1)
+                       + "\n")
         print(f"{name}: validation accuracy {result['final_val_accuracy']:.1%}", flush=True)
     return 0
 
