@@ -17,11 +17,14 @@ import sys
 import time
 from dataclasses import replace
 
+from .baselines import run_baseline
 from .experiments import RECIPES, ablation_recipes
 from .keras_twin import KERAS
 from .preprocess import prepare
 from .profiles import active_profile, load_data, project_root
 from .runs import NUMPY, run
+
+BASELINE = "baseline"  # the framework of a baseline: cifar_mlp.baselines, no training
 
 # The recipes chapter 4 also trains in Keras, and the seeds of the NumPy repeats that
 # show how far apart two runs of one recipe end.
@@ -41,10 +44,14 @@ def seed_repeats() -> list:
 
 
 def book_runs() -> list:
-    """(recipe, inputs, framework) for every model of chapters 3 and 4, in their order."""
-    runs = [(RECIPES["seed_gray"], "gray", NUMPY), (RECIPES["seed_rgb"], "rgb", NUMPY)]
+    """(model, inputs, framework) for every model of chapters 3 and 4, in their order: a
+    :class:`~cifar_mlp.experiments.Recipe` and the framework that trains it, or the name
+    of a baseline (:mod:`cifar_mlp.baselines`) and BASELINE."""
+    runs = [("majority", "rgb", BASELINE), ("knn", "rgb", BASELINE),
+            (RECIPES["linear"], "rgb", NUMPY)]
+    runs += [(RECIPES["seed_gray"], "gray", NUMPY), (RECIPES["seed_rgb"], "rgb", NUMPY)]
     runs += [(recipe, "rgb" if standardized else "raw", NUMPY)
-             for _, standardized, recipe in ablation_recipes()]
+             for _, _, standardized, recipe in ablation_recipes()]
     runs += [(RECIPES["best"], "rgb", NUMPY), (RECIPES["seed_keras"], "rgb", NUMPY)]
     runs += [(recipe, "gray", NUMPY) for recipe in seed_repeats()]
     runs += [(RECIPES[name], RECIPES[name].mode, KERAS) for name in KERAS_TWINS]
@@ -59,11 +66,15 @@ def main() -> int:
     prepared = {}
     runs = book_runs()
     started = time.perf_counter()
-    for number, (recipe, inputs, framework) in enumerate(runs, 1):
+    for number, (model, inputs, framework) in enumerate(runs, 1):
         if inputs not in prepared:
             prepared[inputs] = prepare(data, n_val=profile.n_val_for(data), seed=0, **INPUTS[inputs])
-        print(f"[{number}/{len(runs)}] {recipe.name} ({framework.name})", flush=True)
-        result = run(recipe, prepared[inputs], framework=framework, **settings)
+        if framework == BASELINE:
+            print(f"[{number}/{len(runs)}] {model} (baseline)", flush=True)
+            result = run_baseline(model, prepared[inputs], **settings)
+        else:
+            print(f"[{number}/{len(runs)}] {model.name} ({framework.name})", flush=True)
+            result = run(model, prepared[inputs], framework=framework, **settings)
         print(f"    validation accuracy {result['val_accuracy']:.1%}", flush=True)
     print(f"all {len(runs)} models ready after {(time.perf_counter() - started) / 60:.1f} minutes "
           f"({profile.name} profile, {data.source} data)", flush=True)

@@ -210,23 +210,32 @@ def training_curves(histories: dict) -> plt.Figure:
     return fig
 
 
-def ablation(results: list) -> plt.Figure:
-    """Validation accuracy of each row of the leave-one-out ablation, the first row
-    (the full recipe) marked by a vertical line; ``results`` is [(label, result), ...]."""
-    labels = [label for label, _ in results]
-    accuracy = np.array([result["val_accuracy"] for _, result in results])
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(results) + 1.3))
-    rows = np.arange(len(results))
-    ax.axvline(accuracy[0], color="black", linestyle="--", label="all ingredients")
-    ax.hlines(rows, accuracy[0], accuracy, color="tab:gray")
-    ax.plot(accuracy, rows, "o", color="tab:blue")
-    for row, value in zip(rows[1:], accuracy[1:]):
-        left = value < accuracy[0]  # the label on the far side of the line from the reference
-        ax.annotate(f"{(value - accuracy[0]) * 100:+.1f}", (value, row), xytext=(-7 if left else 7, -3),
+def ablation(rows: list) -> plt.Figure:
+    """The leave-one-out ablation, ``rows`` as :func:`cifar_mlp.report.ablation_rows` gives
+    them: each seed's validation accuracy (small dots) and their mean (large dot) per row;
+    the first row's mean as a dashed line, with the noise of a change around it shaded."""
+    labels = [row["label"] for row in rows]
+    means = np.array([row["mean"] for row in rows])
+    reference = means[0]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
+    positions = np.arange(len(rows))
+    if len(rows) > 1 and np.isfinite(rows[1]["noise"]):
+        band = rows[1]["noise"] / 100
+        ax.axvspan(reference - band, reference + band, color="tab:gray", alpha=0.15,
+                   label="within noise of the first row")
+    ax.axvline(reference, color="black", linestyle="--", label="all ingredients (mean)")
+    for position, row in zip(positions, rows):
+        ax.plot(row["accuracies"], [position] * len(row["accuracies"]), "|", color="tab:blue",
+                markersize=9)
+    ax.hlines(positions, reference, means, color="tab:gray")
+    ax.plot(means, positions, "o", color="tab:blue", label="mean of the seeds (ticks: each seed)")
+    for position, row in zip(positions[1:], rows[1:]):
+        left = row["mean"] < reference  # the label on the far side of the line from the reference
+        ax.annotate(f"{row['change']:+.1f}", (row["mean"], position), xytext=(-9 if left else 9, -3),
                     textcoords="offset points", fontsize=8, ha="right" if left else "left")
     ax.margins(x=0.12)
-    ax.set_yticks(rows, labels, fontsize=8)
-    ax.set_ylim(len(results) - 0.5, -0.5)
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set(title="Leave one out: validation accuracy without each ingredient (points: change)",
            xlabel="validation accuracy")

@@ -7,13 +7,20 @@ them. scripts/update_readme.py writes :func:`markdown_table` into README.md.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from .experiments import ABLATION_ROWS
+import numpy as np
+
+from .experiments import ABLATION_ROWS, WITHOUT_TEST_TIME_AUGMENTATION
 from .provenance import STAMP_KEY
 
-# The models of the headline table, in order: (results file stem, label).
+# The models of the headline table, in order: (results file stem, label). A model is
+# NumPy's unless its label says otherwise; a Keras twin is keras_<stem>.
 HEADLINE = [
+    ("majority", "Baseline: the most frequent class"),
+    ("knn", "Baseline: k-nearest neighbours on the pixels (scikit-learn)"),
+    ("linear", "Baseline: linear softmax classifier (3072-10)"),
     ("seed_gray", "Seed network, grayscale (1024-512-256-10)"),
     ("seed_rgb", "Seed network, colour (3072-1024-256-10)"),
     ("best", "Best from-scratch recipe"),
@@ -46,15 +53,27 @@ def _table(header: list, rows: list) -> str:
     return "\n".join(lines)
 
 
+def accuracy_cell(result: dict | None) -> str:
+    """A model's test accuracy as the tables show it: with test-time augmentation, the
+    accuracy of one view per image beside it; "–" for no model."""
+    if result is None:
+        return "–"
+    cell = f"{result['test_accuracy']:.1%}"
+    if "test_accuracy_one_view" in result:
+        cell += f" ({result['test_accuracy_one_view']:.1%} with one view)"
+    return cell
+
+
 def markdown_table(results: dict) -> str:
     """The headline table in Markdown, followed by a line naming the data and its splits."""
-    header = ["model", "test accuracy, NumPy", "test accuracy, Keras", "epochs", "s/epoch, NumPy",
-              "parameters"]
+    header = ["model", "test accuracy", "test accuracy of its Keras twin", "epochs",
+              "s/epoch", "parameters"]
     rows, splits = [], []
     for label, ours, theirs in headline_rows(results):
-        rows.append([label, f"{ours['test_accuracy']:.1%}",
-                     f"{theirs['test_accuracy']:.1%}" if theirs else "–", ours["epochs"],
-                     f"{ours['seconds_per_epoch']:.1f}", f"{ours['parameters']:,}"])
+        seconds, parameters = ours.get("seconds_per_epoch"), ours.get("parameters")
+        rows.append([label, accuracy_cell(ours), accuracy_cell(theirs), ours.get("epochs", "–"),
+                     "–" if seconds is None else f"{seconds:.1f}",
+                     "–" if parameters is None else f"{parameters:,}"])
         split = (f"{ours['data']} data set: {ours['n_train']:,} training, "
                  f"{ours['n_val']:,} validation and {ours['n_test']:,} test images")
         if split not in splits:
@@ -126,21 +145,83 @@ def bench_table(bench: dict) -> str:
     return measured + "\n\n" + _table(["measure", "result"], rows)
 
 
+def pooled_std(groups) -> float:
+    """The standard deviation of repeated measurements, pooled over ``groups`` (lists of
+    repeats of one thing each): every value's spread around its own group's mean."""
+    groups = [np.asarray(group, float) for group in groups if len(group) > 1]
+    squares = sum(float(((group - group.mean()) ** 2).sum()) for group in groups)
+    return math.sqrt(squares / sum(len(group) - 1 for group in groups))
+
+
+def noise(std: float, n_a: int, n_b: int) -> float:
+    """Two standard errors of the difference of two means, of ``n_a`` and ``n_b`` runs whose
+    results spread with standard deviation ``std``: a smaller difference is within noise."""
+    return 2 * std * math.sqrt(1 / n_a + 1 / n_b)
+
+
+def verdict(change: float, band: float, higher: str = "higher", lower: str = "lower") -> str:
+    """``higher`` or ``lower`` when ``change`` is larger than ``band`` in size, else "within noise"."""
+    if abs(change) <= band:
+        return "within noise"
+    return higher if change > 0 else lower
+
+
+def ablation_rows(results: dict) -> list:
+    """Chapter 3's leave-one-out ablation, row by row, from the results files of its
+    models (``ablation_<row>_seed<seed>``): for each row of ABLATION_ROWS that has results,
+    then the row without test-time augmentation (the first row's models scored on one
+    view), a dict with ``label``, ``accuracies`` (validation, one per seed), ``mean``,
+    ``change`` (points from the first row's mean), ``noise`` (points; :func:`noise` with
+    the spread of the seeds pooled over the rows) and ``verdict``."""
+    rows = []
+    for row, (label, _, _) in enumerate(ABLATION_ROWS):
+        runs = [result for name, result in sorted(results.items())
+                if name.startswith(f"ablation_{row}_seed")]
+        if runs:
+            rows.append({"label": label, "accuracies": [r["val_accuracy"] for r in runs],
+                         "runs": runs})
+    if rows and rows[0]["label"] == ABLATION_ROWS[0][0]:
+        rows.append({"label": WITHOUT_TEST_TIME_AUGMENTATION, "runs": rows[0]["runs"],
+                     "accuracies": [r["val_accuracy_one_view"] for r in rows[0]["runs"]]})
+    std = pooled_std([row["accuracies"] for row in rows]) if any(
+        len(row["accuracies"]) > 1 for row in rows) else math.nan
+    for row in rows:
+        row["mean"] = float(np.mean(row["accuracies"]))
+        row["change"] = (row["mean"] - rows[0]["mean"]) * 100
+        row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100
+        row["verdict"] = verdict(row["change"], row["noise"])
+    return rows
+
+
 def ablation_table(results: dict) -> str:
-    """Chapter 3's leave-one-out ablation: each row's validation accuracy and its
-    difference from the first row (the best recipe at the same budget), in points."""
-    rows, reference = [], results.get("ablation_0", {}).get("val_accuracy")
-    for i, (label, _, _) in enumerate(ABLATION_ROWS):
-        result = results.get(f"ablation_{i}")
-        if result is None:
-            continue
-        change = ("" if i == 0 or reference is None else
-                  f"{(result['val_accuracy'] - reference) * 100:+.1f}")
-        rows.append([label, f"{result['val_accuracy']:.1%}", change,
-                     f"{result['val_loss']:.3f}", f"{result['seconds_per_epoch']:.1f}",
-                     f"{result['parameters']:,}"])
-    return _table(["model", "validation accuracy", "difference from the best recipe (points)",
-                   "validation loss", "s/epoch", "parameters"], rows)
+    """Chapter 3's leave-one-out ablation (:func:`ablation_rows`): each row's mean validation
+    accuracy over its seeds, their range, and its change from the first row, with the noise."""
+    rows, table = ablation_rows(results), []
+    for i, row in enumerate(rows):
+        first = row["runs"][0]
+        table.append([row["label"], f"{row['mean']:.1%}",
+                      f"{min(row['accuracies']):.1%} to {max(row['accuracies']):.1%}",
+                      "" if i == 0 else f"{row['change']:+.1f} ± {row['noise']:.1f}",
+                      "" if i == 0 else row["verdict"],
+                      f"{first['seconds_per_epoch']:.1f}", f"{first['parameters']:,}"])
+    seeds = len(rows[0]["accuracies"]) if rows else 0
+    return _table(["model", f"validation accuracy, mean of {seeds} seeds", "range over the seeds",
+                   "change from the first row (points) ± noise", "verdict", "s/epoch",
+                   "parameters"], table)
+
+
+# The trials that train the best recipe itself with three seeds (scripts/recipe_trials.py):
+# how far apart two runs of one recipe end.
+SEED_TRIALS = ("chosen_35_again", "best_seed1", "best_seed2")
+
+
+def trials_noise(trials: dict) -> dict:
+    """The spread of the best recipe's final validation accuracy over :data:`SEED_TRIALS`:
+    ``std`` (points) and ``noise`` (points), the size below which the difference between
+    two single runs is within noise (:func:`noise` with one run on each side)."""
+    accuracies = [trials[name]["final_val_accuracy"] * 100 for name in SEED_TRIALS]
+    std = float(np.std(accuracies, ddof=1))
+    return {"accuracies": accuracies, "std": std, "noise": noise(std, 1, 1)}
 
 
 def trials_table(trials: dict) -> str:

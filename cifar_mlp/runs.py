@@ -122,7 +122,9 @@ def scores(framework, model, recipe: Recipe, prepared: Prepared) -> dict:
     """The test and validation scores of a trained model, as :func:`result_record` takes
     them: ``test`` and ``val`` (loss, accuracy) pairs, scored as the recipe says (with its
     test-time augmentation, ``recipe.test_shift``), and with test-time augmentation the
-    accuracy of one view per image too, on both splits, so that what it adds is known."""
+    accuracy of one view per image too, on both splits, so that what it adds is known,
+    and the validation accuracy for each smaller number of views (``val_accuracy_by_views``,
+    keyed by the number of views)."""
     shift = recipe.test_shift
     result = {"test": framework.evaluate(model, prepared.x_test, prepared.y_test, shift),
               "val": framework.evaluate(model, prepared.x_val, prepared.y_val, shift),
@@ -132,6 +134,13 @@ def scores(framework, model, recipe: Recipe, prepared: Prepared) -> dict:
                                                               prepared.y_test)[1]
         result["val_accuracy_one_view"] = framework.evaluate(model, prepared.x_val,
                                                              prepared.y_val)[1]
+        # How the validation accuracy grows with the views: one, then each smaller shift's
+        # (keys are strings, as JSON keeps them).
+        result["val_accuracy_by_views"] = {
+            "1": result["val_accuracy_one_view"],
+            **{str(n_views(smaller)): framework.evaluate(model, prepared.x_val, prepared.y_val,
+                                                         smaller)[1] for smaller in range(shift)},
+            str(n_views(shift)): result["val"][1]}
     return result
 
 

@@ -88,11 +88,18 @@ def test_step_time_tells_the_computed_bar_from_the_measured_ones():
     assert all(label.endswith("measured") for label in labels[1:])
 
 
-def test_ablation_draws_one_dot_per_row_against_the_full_recipe():
-    rows = [("all", {"val_accuracy": 0.6}), ("without a", {"val_accuracy": 0.55}),
-            ("without b", {"val_accuracy": 0.62})]
+def test_ablation_draws_each_seed_and_each_rows_mean_against_the_full_recipe():
+    rows = [{"label": "all", "accuracies": [0.59, 0.61], "mean": 0.6, "change": 0.0, "noise": 1.5},
+            {"label": "without a", "accuracies": [0.54, 0.56], "mean": 0.55, "change": -5.0,
+             "noise": 1.5},
+            {"label": "without b", "accuracies": [0.61, 0.63], "mean": 0.62, "change": 2.0,
+             "noise": 1.5}]
     fig = plots.ablation(rows)
     ax = fig.axes[0]
-    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
-    assert list(dots[0].get_xdata()) == [0.6, 0.55, 0.62]
+    means = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert list(means[0].get_xdata()) == [0.6, 0.55, 0.62]
+    seeds = [list(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "|"]
+    assert seeds == [[0.59, 0.61], [0.54, 0.56], [0.61, 0.63]]
     assert [t.get_text() for t in ax.texts] == ["-5.0", "+2.0"]
+    band = ax.patches[0]  # the noise band around the first row's mean
+    assert band.get_x() == pytest.approx(0.585) and band.get_width() == pytest.approx(0.03)

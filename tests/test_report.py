@@ -3,12 +3,14 @@
 import importlib.util
 import inspect
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from cifar_mlp import report
-from cifar_mlp.augment import augment
-from cifar_mlp.experiments import RECIPES
+from cifar_mlp.experiments import RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,6 +54,13 @@ def test_table_is_read_from_the_files(tmp_path):
     (tmp_path / "keras_best.json").write_text(json.dumps({**result, "test_accuracy": 0.6}))
     table = report.markdown_table(report.load_results(tmp_path))
     assert "| Best from-scratch recipe | 61.2% | 60.0% | 7 | 1.5 | 1,234 |" in table
+    tta = {**result, "test_accuracy_one_view": 0.6011}
+    (tmp_path / "best.json").write_text(json.dumps(tta))
+    (tmp_path / "knn.json").write_text(json.dumps({**result, "parameters": None,
+                                                   "seconds_per_epoch": None, "epochs": "–"}))
+    table = report.markdown_table(report.load_results(tmp_path))
+    assert "| Best from-scratch recipe | 61.2% (60.1% with one view) | 60.0% | 7 | 1.5 |" in table
+    assert "| Baseline: k-nearest neighbours on the pixels (scikit-learn) | 61.2% | – | – | – | – |" in table
     assert "the full data set: 45,000 training, 5,000 validation and 10,000 test images." in table
 
 
@@ -105,14 +114,25 @@ def test_bench_table_reports_the_committed_measurements_without_project_targets(
         assert project_words not in table.lower(), project_words
 
 
-def test_ablation_table_shows_each_row_and_its_difference_from_the_best_recipe(tmp_path):
-    for i, accuracy in enumerate((0.6, 0.55)):
-        (tmp_path / f"ablation_{i}.json").write_text(json.dumps(
-            {"val_accuracy": accuracy, "val_loss": 1.25, "seconds_per_epoch": 8.0,
-             "parameters": 1234}))
+def test_ablation_table_shows_each_rows_seeds_and_its_change_against_the_noise(tmp_path):
+    accuracies = {0: (0.60, 0.61, 0.62), 1: (0.55, 0.56, 0.57), 2: (0.605, 0.615, 0.625)}
+    for row, values in accuracies.items():
+        for seed, accuracy in enumerate(values):
+            (tmp_path / f"ablation_{row}_seed{seed}.json").write_text(json.dumps(
+                {"val_accuracy": accuracy, "val_accuracy_one_view": accuracy - 0.02,
+                 "seconds_per_epoch": 8.0, "parameters": 1234}))
+    rows = report.ablation_rows(report.load_results(tmp_path))
+    # Every row spreads by 1 point around its mean: a pooled standard deviation of 1 point,
+    # two standard errors of a difference of two means of 3 seeds: 2 * sqrt(2/3) = 1.63.
+    assert [row["verdict"] for row in rows] == ["within noise", "lower", "within noise", "lower"]
+    assert rows[1]["noise"] == pytest.approx(2 * math.sqrt(2 / 3))
+    assert rows[-1]["label"] == WITHOUT_TEST_TIME_AUGMENTATION  # row 0's models, one view each
+    assert rows[-1]["change"] == pytest.approx(-2.0)
     table = report.ablation_table(report.load_results(tmp_path))
-    assert "| best recipe, all ingredients | 60.0% |  | 1.250 | 8.0 | 1,234 |" in table
-    assert "| without standardization: raw [0, 1] inputs | 55.0% | -5.0 | 1.250 | 8.0 | 1,234 |" in table
+    assert "| best recipe, all ingredients | 61.0% | 60.0% to 62.0% |  |  | 8.0 | 1,234 |" in table
+    assert ("| without standardization: raw [0, 1] inputs | 56.0% | 55.0% to 57.0% | -5.0 ± 1.6 | "
+            "lower | 8.0 | 1,234 |") in table
+    assert "| +0.5 ± 1.6 | within noise |" in table
 
 
 def test_the_trials_file_has_every_trial_of_the_script_that_chapter_3_reads():
@@ -131,14 +151,14 @@ def test_the_trials_file_has_every_trial_of_the_script_that_chapter_3_reads():
     assert f"| {trials['chosen_35']['final_val_accuracy']:.1%} |" in table
 
 
-def test_the_chosen_trial_is_the_best_recipe_of_chapter_3():
-    """The trial that chose the recipe trained the recipe the book trains."""
+def test_the_seed_trials_train_the_best_recipe_of_chapter_3():
+    """The trials that measure the spread between seeds train the recipe the book trains
+    (scored on one view: the trials never use test-time augmentation)."""
     trials_script = load_script("recipe_trials")
-    _, changes, shift, inputs = trials_script.TRIALS["chosen_35_again"]
-    chosen = replace(trials_script.PREVIOUS_BEST, name="best", **changes)
-    assert chosen == replace(RECIPES["best"], description=chosen.description)
-    assert inputs == "standardize"
-    assert inspect.signature(augment).parameters["crop_padding"].default == shift
+    for seed, name in enumerate(report.SEED_TRIALS):
+        _, recipe, inputs = trials_script.TRIALS[name]
+        assert recipe == replace(RECIPES["best"], test_shift=None, description="", seed=seed)
+        assert inputs == "standardize"
 
 
 def test_build_summary_says_how_long_the_last_build_took_and_what_it_trained():
