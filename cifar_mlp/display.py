@@ -1,5 +1,7 @@
 """What the chapters display besides figures: the package's own code, and prose with
-the numbers the notebook has just computed, so prose and code cannot drift apart."""
+the numbers the notebook has just computed, so prose and code cannot drift apart; and
+:func:`claim`, which checks what a sentence says about a result, so that a run whose
+numbers contradict a sentence stops instead of printing it."""
 
 import inspect
 import re
@@ -36,3 +38,15 @@ def prose(text: str, numbers: dict):
     from IPython.display import Markdown
 
     return Markdown(fill(inspect.cleandoc(text), numbers))
+
+
+class ClaimFailed(AssertionError):
+    """A sentence of a chapter is not true of this run's numbers."""
+
+
+def claim(condition: bool, sentence: str) -> None:
+    """Check what ``sentence`` of the chapter says about a measured result (it rises, it
+    helps, it is the largest). When this run's numbers make it false, stop with the
+    sentence, instead of printing it: a retrain that changes a result fails the build."""
+    if not condition:
+        raise ClaimFailed(f"the chapter says {sentence!r}, and this run's numbers contradict it")

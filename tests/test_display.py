@@ -2,7 +2,7 @@
 
 import pytest
 
-from cifar_mlp.display import fill, prose
+from cifar_mlp.display import ClaimFailed, claim, fill, prose
 
 
 def test_fill_formats_each_placeholder_and_leaves_latex_alone():
@@ -24,3 +24,10 @@ def test_prose_is_markdown_without_the_indentation_of_a_triple_quoted_string():
         """, {"best": 0.6174})
     assert shown.data.splitlines()[0] == "The best recipe reaches 61.7%."
     assert "| a | b |" in shown.data.splitlines()
+
+
+def test_a_claim_the_numbers_contradict_stops_the_run_and_names_the_sentence():
+    claim(0.62 > 0.60, "the validation accuracy rises")
+    with pytest.raises(ClaimFailed, match="'the validation accuracy rises'"):
+        claim(0.58 > 0.60, "the validation accuracy rises")
+    assert issubclass(ClaimFailed, AssertionError)  # nbval and the grader see it as a failure
