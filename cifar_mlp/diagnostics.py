@@ -28,7 +28,7 @@ def endless_minibatches(x, y, batch_size: int, rng: np.random.Generator,
         yield from minibatches(x, y, batch_size, rng, augment_shift)
 
 
-def lr_range_test(model, optimizer, batches, lr_min: float = 1e-4, lr_max: float = 10.0,
+def lr_range_test(model, optimizer, batches, lr_min: float = 1e-4, lr_max: float = 1.0,
                   steps: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Train ``model`` one step per learning rate, from ``lr_min`` to ``lr_max`` spaced
     geometrically over ``steps`` steps of ``batches``; return the learning rates and

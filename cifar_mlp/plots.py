@@ -245,6 +245,89 @@ def ablation(rows: list) -> plt.Figure:
     return fig
 
 
+def lr_range(lrs, losses, smoothed, chosen: float) -> plt.Figure:
+    """The learning-rate range test: each step's loss (faint) and its moving average
+    against the learning rate (log scale), the recipe's learning rate ``chosen`` marked."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.plot(lrs, losses, color="tab:blue", alpha=0.3, label="loss of each step")
+    ax.plot(lrs, smoothed, color="tab:blue", label="moving average")
+    ax.axvline(chosen, color="black", linestyle="--", label=f"the recipe's learning rate, {chosen:g}")
+    ax.set_xscale("log")
+    ax.set(title="Learning-rate range test: one step per learning rate, rate growing",
+           xlabel="learning rate (log scale)", ylabel="training loss (cross-entropy)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_diagnostics(logs: dict) -> plt.Figure:
+    """Two diagnostics logged while training (:func:`cifar_mlp.diagnostics.diagnosed_training`),
+    one line style per run of ``logs`` (label -> log): each weight matrix's update ratio
+    (log scale) and each hidden layer's share of dead ReLU units, against the step."""
+    fig, (ax_ratio, ax_dead) = plt.subplots(1, 2, figsize=(11, 3.8))
+    styles = ("-", "--", ":", "-.")
+    for (label, log), style in zip(logs.items(), styles):
+        for i, (name, ratios) in enumerate(log["update_ratio"].items()):
+            ax_ratio.plot(log["step"], ratios, style, color=f"C{i}", label=f"{name}, {label}")
+        dead = np.array(log["dead"])
+        for layer in range(dead.shape[1]):
+            ax_dead.plot(log["step"], dead[:, layer], style, color=f"C{layer}",
+                         label=f"hidden layer {layer + 1}, {label}")
+    ax_ratio.axhline(1e-3, color="gray", linewidth=0.8)
+    ax_ratio.set_yscale("log")
+    ax_ratio.set(title="Update ratio |step| / |W| per weight matrix (gray: 1e-3)",
+                 xlabel="training step", ylabel="update ratio (log scale)")
+    ax_dead.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax_dead.set(title="Dead ReLU units (never active on 1,000 validation images)",
+                xlabel="training step", ylabel="share of the layer's units")
+    for ax in (ax_ratio, ax_dead):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def views_curve(accuracy_by_views: dict) -> plt.Figure:
+    """Validation accuracy against the number of test-time views per image
+    (``{"1": accuracy, "2": ..., ...}``, as the results files keep it)."""
+    counts = sorted(int(n) for n in accuracy_by_views)
+    accuracy = [accuracy_by_views[str(n)] for n in counts]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.plot(counts, accuracy, "o-")
+    for n, value in zip(counts, accuracy):
+        ax.annotate(f"{value:.1%}", (n, value), xytext=(0, 6), textcoords="offset points",
+                    ha="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [str(n) for n in counts])
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.margins(y=0.2)
+    ax.set(title="Test-time augmentation: accuracy against the number of views",
+           xlabel="views per image (log scale): 1, mirror, then shifts", ylabel="validation accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_ladder(accuracies: dict, chance: float) -> plt.Figure:
+    """Horizontal bars of test accuracy, one per model (label -> accuracy), in the given
+    order, each labelled with its value; chance level drawn as a dashed line."""
+    labels, values = list(accuracies), np.array(list(accuracies.values()))
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(labels) + 1.3))
+    bars = ax.barh(np.arange(len(labels)), values, color="tab:blue")
+    ax.bar_label(bars, [f"{v:.1%}" for v in values], padding=3, fontsize=8)
+    ax.axvline(chance, color="black", linestyle="--", label=f"chance, {chance:.0%}")
+    ax.set_yticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlim(0, min(1.0, values.max() * 1.15))
+    ax.set(title="Test accuracy, from baselines to the best MLP", xlabel="test accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix(y_true, y_pred, class_names) -> plt.Figure:
     """Row-normalized confusion matrix: each row shows where one true class's images went."""
     from sklearn.metrics import ConfusionMatrixDisplay

@@ -24,7 +24,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +93,6 @@ TRIALS = {
     "best_seed2": trial("the best recipe, seed 2", BEST, seed=2),
     "best_smoothing": trial("the best recipe with label smoothing 0.1", BEST, label_smoothing=0.1),
     "best_l2": trial("the best recipe with L2 2.5e-4", BEST, l2=2.5e-4),
-    "best_l2_smoothing": trial("the best recipe with L2 2.5e-4 and label smoothing 0.1", BEST,
-                               l2=2.5e-4, label_smoothing=0.1),
-    "best_l2_smoothing_50": trial("the best recipe with L2 2.5e-4 and label smoothing 0.1; "
-                                  "50 epochs", BEST, l2=2.5e-4, label_smoothing=0.1, epochs=50),
 }
 
 
@@ -122,7 +118,8 @@ def run_trial(name: str, data) -> dict:
                               float(inputs.split(":")[1]))
     started = time.perf_counter()
     model, history = NUMPY.fit(replace(recipe, name=name), prepared, progress=True)
-    return {"description": description, "epochs": recipe.epochs, "seed": recipe.seed,
+    return {"description": description, "recipe": asdict(recipe), "epochs": recipe.epochs,
+            "seed": recipe.seed,
             "final_val_accuracy": history.val_acc[-1],
             "flip_averaged_val_accuracy": evaluate(model, prepared.x_val, prepared.y_val,
                                                    view_shift=0)[1],
