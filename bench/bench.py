@@ -658,6 +658,7 @@ def print_epoch_split(split: dict) -> None:
 
 
 def print_ratios(report: dict) -> None:
+    """The ratios of RATIOS, and the contention during the whole bench."""
     print(f"\n{'ratio':<46} {'measured':>9}")
     for name, label in RATIOS.items():
         print(f"{label:<46} {report['ratios'][name]:9.2f}")
