@@ -1,6 +1,6 @@
 """How fast is the NumPy MLP, measured against the machine and against Keras (``make bench``).
 
-One run, on this machine, on the 3072-1024-512-10 network (ReLU, softmax
+One run, on this machine. (a) to (e) use the 3072-1024-512-10 network (ReLU, softmax
 cross-entropy, SGD with momentum 0.9; no batch norm, dropout or L2), batch 128, the
 45,000-image training split of ``prepare(load_cifar10(...), "rgb")``. Every trainer
 draws its batches from ``cifar_mlp.train.minibatches`` with the recipe's seed, so all
@@ -18,19 +18,27 @@ every epoch where training does so.
     (``cifar_mlp.runs.run`` with the Keras twin): median of 3 epochs after a first,
     excluded, one (graph tracing);
 (e) a seed-style trainer for reference: the same network written the usual way,
-    with float64 weights from ``np.random.randn``; 1-2 epochs.
+    with float64 weights from ``np.random.randn``; 1-2 epochs;
+(f) where an epoch of the book's best recipe (``RECIPES["best"]``: 3072-1024-1024-512-10,
+    BatchNorm, flips and 2-pixel shifts) goes: one epoch of ``cifar_mlp.train.train``
+    (the median of up to 3), its wall time split into matrix products, batch normalization,
+    the optimizer update, augmentation, validation and the rest, by timing wrappers
+    installed for these epochs only; and the epoch against its matrix-product bound,
+    the time its products would take at the peak of its own product shapes.
 
-Fewer epochs run when the machine is too slow or busy for TIME_BUDGET. Prints the
-ratios against their TARGETS and writes ``results/bench.json`` with every number, the
-machine, the BLAS and the contention: the share of the CPUs that other processes used
-while the bench ran (from /proc/stat), since timings taken on shared cores are noisy.
+Fewer epochs run in (c) to (e) when the machine is too slow or busy for TIME_BUDGET.
+Prints the measurements and their ratios and writes ``results/bench.json`` with every
+number, the machine, the BLAS and the contention: the share of the CPUs that other
+processes used while the bench ran (from /proc/stat), since timings taken on shared
+cores are noisy; the printout says when it was high.
 
-    .venv/bin/python bench/bench.py            # 3 to 4 minutes on an idle 2-core machine
+    .venv/bin/python bench/bench.py            # about 4 minutes on an idle 2-core machine
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import platform
@@ -38,17 +46,20 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import cifar_mlp.model
+import cifar_mlp.train
 from cifar_mlp.data import load_cifar10
-from cifar_mlp.experiments import Recipe, build
+from cifar_mlp.experiments import RECIPES, Recipe, build
 from cifar_mlp.keras_twin import KERAS, quiet_tensorflow
 from cifar_mlp.layers import relu_backward, relu_forward, softmax_cross_entropy
-from cifar_mlp.model import sum_of_squares
+from cifar_mlp.model import MLP, sum_of_squares
 from cifar_mlp.optim import SGD
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.runs import run
@@ -62,11 +73,19 @@ SEED_EPOCHS = 2  # epochs of the seed-style trainer
 RECIPE = Recipe("bench", mode="rgb", hidden=(1024, 512), lr=0.01, momentum=0.9,
                 batch_size=BATCH, epochs=EPOCHS, patience=None,
                 description="Benchmark network 3072-1024-512-10, SGD momentum 0.9, batch 128")
-TARGETS = {  # ratio: (target, "<=" or ">=", what it compares)
-    "numpy_over_keras_epoch": (0.5, "<=", "NumPy / Keras seconds per epoch"),
-    "train_step_fraction_of_peak": (0.85, ">=", "train step / matmul peak"),
-    "seed_style_over_numpy": (3.0, ">=", "seed-style / NumPy seconds per epoch"),
+BEST = RECIPES["best"]  # the recipe of (f)
+SPLIT_EPOCHS = 3  # epochs of the best recipe timed part by part; the median one is reported,
+SPLIT_SECONDS = 60.0  # and no new epoch starts after this many seconds (a busy machine)
+RATIOS = {  # the ratios the bench prints, and what each compares
+    "numpy_over_keras_epoch": "NumPy / Keras seconds per epoch",
+    "numpy_raw_over_keras_epoch": "NumPy raw loop / Keras seconds per epoch",
+    "train_step_fraction_of_peak": "train step / matmul peak",
+    "loss_and_gradients_fraction_of_peak": "loss and gradients / matmul peak",
+    "seed_style_over_numpy": "seed-style / NumPy raw loop seconds per epoch",
+    "best_epoch_fraction_of_bound": "best recipe: matmul bound / epoch seconds",
 }
+PRODUCTS = "matrix products"  # the part of (f) that its bound is made of
+HIGH_CONTENTION = 0.1  # other processes' share of the CPUs above which timings are unreliable
 TIME_BUDGET = 540.0  # seconds for the whole run; plan_epochs() cuts epochs to fit it
 PLANS = ((EPOCHS, EPOCHS, SEED_EPOCHS), (EPOCHS, EPOCHS, 1), (EPOCHS, 2, 1), (EPOCHS, 1, 1),
          (2, 1, 1))  # (Keras, raw loop, seed-style) epochs, first choice first
@@ -312,12 +331,20 @@ def epochs_record(seconds, what: str, **extra) -> dict:
             "what": what}
 
 
+def train_recipe(recipe: Recipe, prepared, built, epochs: int):
+    """``cifar_mlp.train.train`` of ``built`` (the model, optimizer and schedule that
+    ``build(recipe, ...)`` returned) for ``epochs`` epochs, as the book trains ``recipe``;
+    returns the History."""
+    model, optimizer, schedule = built
+    return train(model, optimizer, prepared.x_train, prepared.y_train, prepared.x_val,
+                 prepared.y_val, epochs=epochs, batch_size=recipe.batch_size, seed=recipe.seed,
+                 schedule=schedule, patience=recipe.patience, augment_shift=recipe.augment_shift,
+                 progress=False)
+
+
 def numpy_epochs_train(prepared, epochs: int = EPOCHS) -> dict:
     """``cifar_mlp.train.train``: what the book's numbers are made of."""
-    model, optimizer, schedule = build(RECIPE, prepared.n_features)
-    history = train(model, optimizer, prepared.x_train, prepared.y_train, prepared.x_val,
-                    prepared.y_val, epochs=epochs, batch_size=BATCH, seed=RECIPE.seed,
-                    schedule=schedule, patience=RECIPE.patience, progress=False)
+    history = train_recipe(RECIPE, prepared, build(RECIPE, prepared.n_features), epochs)
     return epochs_record(history.seconds, "cifar_mlp.train.train: minibatches, loss + gradients "
                          "(training accuracy from the same logits), SGD update, validation each "
                          "epoch", val_accuracy=history.val_acc)
@@ -420,7 +447,125 @@ def keras_epochs(prepared, epochs: int) -> dict:
                     "per-epoch wall times from a callback; first epoch (tracing) excluded"}
 
 
-# -- the time budget and the verdicts ----------------------------------------------------------
+# -- (f) the best recipe's epoch, part by part -------------------------------------------------
+
+def epoch_parts(optimizer) -> dict:
+    """The parts an epoch's time is split into, each with the functions whose calls it
+    times: (where the trainer looks the function up, its name)."""
+    return {
+        PRODUCTS: [(cifar_mlp.model, "affine_forward"), (cifar_mlp.model, "affine_backward")],
+        "batch normalization": [(MLP, "normalize"), (cifar_mlp.model, "batchnorm_backward")],
+        "optimizer update": [(type(optimizer), "step")],
+        "augmentation": [(cifar_mlp.train, "augment")],
+        "validation": [(cifar_mlp.train, "evaluate")],
+    }
+
+
+class PartClock:
+    """Seconds and calls of each part, from the functions :meth:`wrap` wraps. A call made
+    inside another timed call counts for the outer one only (validation's matrix products
+    count as validation), so that the parts never overlap."""
+
+    def __init__(self, parts):
+        self.seconds = {part: 0.0 for part in parts}
+        self.calls = {part: 0 for part in parts}
+        self.running = False
+
+    def wrap(self, part: str, function):
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            if self.running:
+                return function(*args, **kwargs)
+            self.running, started = True, time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.perf_counter() - started
+                self.calls[part] += 1
+                self.running = False
+        return timed
+
+
+@contextmanager
+def timing(parts: dict):
+    """A :class:`PartClock` whose wrappers replace the functions of ``parts`` (see
+    :func:`epoch_parts`) inside the ``with`` block; the originals are back after it,
+    whatever happens."""
+    clock, originals = PartClock(parts), []
+    try:
+        for part, places in parts.items():
+            for owner, name in places:
+                original = vars(owner)[name]
+                originals.append((owner, name, original))
+                setattr(owner, name, clock.wrap(part, original))
+        yield clock
+    finally:
+        for owner, name, original in reversed(originals):
+            setattr(owner, name, original)
+
+
+def split_epoch(recipe: Recipe, prepared) -> dict:
+    """One epoch of ``recipe`` by the book's trainer, from a new model: its wall time (as
+    ``History.seconds`` records it) and the seconds and calls of each part; the rest is
+    what the parts leave (the loss, ReLU, checks, minibatch gathering, bookkeeping)."""
+    built = build(recipe, prepared.n_features)
+    with timing(epoch_parts(built[1])) as clock:
+        epoch = train_recipe(recipe, prepared, built, epochs=1).seconds[0]
+    seconds = {**clock.seconds, "rest": epoch - sum(clock.seconds.values())}
+    return {"epoch_seconds": epoch, "parts_seconds": seconds, "calls": clock.calls}
+
+
+def epoch_matmul_flops(sizes, n_train: int, n_val: int) -> dict:
+    """The matrix-product flops of one epoch: a training step's (:func:`matmul_flops`) for
+    every batch, and validation's forward products. Flops grow in proportion to the rows
+    of a batch, so the batches' sum, the last smaller one included, is that of one batch
+    of all ``n_train`` images."""
+    training = matmul_flops(sizes, n_train)["total"]
+    validation = matmul_flops(sizes, n_val)["forward"]
+    return {"training": training, "validation": validation, "total": training + validation}
+
+
+def measure_epoch_split(prepared, epochs: int = SPLIT_EPOCHS) -> dict:
+    """The best recipe's epoch split by part (:func:`split_epoch`; the median of ``epochs``
+    epochs, fewer once SPLIT_SECONDS have passed, the faster of two) and its matrix-product
+    bound: the epoch's products at the float32 peak of the network's own product shapes,
+    measured before and after the epochs (the faster counts, as in (a)), with the
+    contention during all of it."""
+    contention, rng = Contention(), np.random.default_rng(3)
+    sizes = BEST.layer_sizes(prepared.n_features)
+    before = measure_peak(sizes, BEST.batch_size, rng)
+    started, repeats = time.perf_counter(), []
+    while len(repeats) < epochs and (not repeats
+                                     or time.perf_counter() - started < SPLIT_SECONDS):
+        repeats.append(split_epoch(BEST, prepared))
+    after = measure_peak(sizes, BEST.batch_size, rng)
+    peak = max(before, after, key=lambda measured: measured["gflops"])
+    median = sorted(repeats, key=lambda repeat: repeat["epoch_seconds"])[(len(repeats) - 1) // 2]
+    epoch, flops = median["epoch_seconds"], epoch_matmul_flops(
+        sizes, len(prepared.x_train), len(prepared.x_val))
+    bound = flops["total"] / (peak["gflops"] * 1e9)
+    return {
+        "recipe": asdict(BEST), "layer_sizes": sizes, "n_train": len(prepared.x_train),
+        "n_val": len(prepared.x_val), **median,
+        "shares": {part: seconds / epoch for part, seconds in median["parts_seconds"].items()},
+        "epochs_seconds": [repeat["epoch_seconds"] for repeat in repeats], "repeats": repeats,
+        "matmul_flops": flops, "peak": peak, "peak_gflops_before_epochs": before["gflops"],
+        "peak_gflops_after_epochs": after["gflops"], "bound_seconds": bound,
+        "fraction_of_bound": bound / epoch,
+        "training_products_gflops": flops["training"] / median["parts_seconds"][PRODUCTS] / 1e9,
+        "contention": contention.report(),
+        "what": "cifar_mlp.train.train(epochs=1) of RECIPES['best'] built by "
+                "experiments.build, the median of the epochs; parts timed by wrappers of "
+                "model.affine_forward and affine_backward (products with their bias add and "
+                "sum), MLP.normalize and model.batchnorm_backward, optimizer.step, "
+                "train.augment and train.evaluate (a call inside another timed call counts "
+                "for the outer one: validation includes its products); rest = epoch minus "
+                "the parts; bound = the epoch's matmul flops (training steps and validation's "
+                "forward) at the peak of the network's product shapes, batch "
+                f"{BEST.batch_size}"}
+
+
+# -- the time budget and the ratios ----------------------------------------------------------
 
 def plan_epochs(report: dict, prepared, started: float) -> dict:
     """The first of PLANS whose epochs fit in what is left of TIME_BUDGET (else the last;
@@ -447,22 +592,20 @@ def plan_epochs(report: dict, prepared, started: float) -> dict:
     return plan
 
 
-def verdicts(report: dict) -> dict:
-    """The ratios, the targets and whether each target is met."""
+def ratios(report: dict) -> dict:
+    """The ratios of RATIOS, from the measurements."""
     keras = report["keras_epoch"]["median_seconds"]
     raw = report["numpy_epoch_raw"]["median_seconds"]
     step = report["train_step"]
-    ratios = {
+    measured = {
         "numpy_over_keras_epoch": report["numpy_epoch_train"]["median_seconds"] / keras,
         "numpy_raw_over_keras_epoch": raw / keras,
         "train_step_fraction_of_peak": step["train_step"]["fraction_of_peak"],
         "loss_and_gradients_fraction_of_peak": step["loss_and_gradients"]["fraction_of_peak"],
         "seed_style_over_numpy": report["seed_style_epoch"]["median_seconds"] / raw,
+        "best_epoch_fraction_of_bound": report["best_epoch_split"]["fraction_of_bound"],
     }
-    met = {name: ratios[name] <= target if sign == "<=" else ratios[name] >= target
-           for name, (target, sign, _) in TARGETS.items()}
-    return {"ratios": ratios, "targets": {name: t[0] for name, t in TARGETS.items()},
-            "targets_met": met}
+    return {"ratios": measured}
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -494,21 +637,49 @@ def print_measurements(report: dict) -> None:
         record = report[key]
         print(f"{label:<33} median {record['median_seconds']:6.2f} s of "
               f"{[round(s, 2) for s in record['seconds']]}")
+    print_epoch_split(report["best_epoch_split"])
 
 
-def print_verdicts(report: dict) -> None:
-    ratios, met, busy = report["ratios"], report["targets_met"], report["contention"]
-    notes = {"numpy_over_keras_epoch":
-             f"raw loop / Keras: {ratios['numpy_raw_over_keras_epoch']:.2f}"}
-    print(f"\n{'ratio':<38} {'measured':>9}  target    met")
-    for name, (target, sign, label) in TARGETS.items():
-        note = f"   ({notes[name]})" if name in notes else ""
-        print(f"{label:<38} {ratios[name]:9.2f}  {sign} {target:<5} "
-              f"{'yes' if met[name] else 'NO':>4}{note}")
-    if "others_cpu_share" in busy:
-        print(f"\nother processes used {busy['others_cpu_share']:.0%} of the CPUs during the bench "
-              f"(load average {busy['loadavg_start'][0]:.2f} -> {busy['loadavg_end'][0]:.2f})"
-              + ("; timings are affected by contention" if busy["others_cpu_share"] > 0.1 else ""))
+def print_epoch_split(split: dict) -> None:
+    """(f): the best recipe's epoch part by part, and against its matrix-product bound."""
+    peak = split["peak"]["gflops"]
+    print(f"(f) best recipe's epoch ({'-'.join(map(str, split['layer_sizes']))}, BatchNorm, "
+          f"augmentation), the median of {[round(s, 2) for s in split['epochs_seconds']]}: "
+          f"{split['epoch_seconds']:.2f} s")
+    for part, seconds in split["parts_seconds"].items():
+        print(f"      {part:<22} {seconds:6.2f} s  {split['shares'][part]:4.0%}")
+    print(f"    {split['matmul_flops']['total'] / 1e12:.2f} TFLOP of matrix products; at "
+          f"{peak:.0f} GFLOP/s (the faster of {split['peak_gflops_before_epochs']:.0f} before "
+          f"and {split['peak_gflops_after_epochs']:.0f} after the epochs) they take "
+          f"{split['bound_seconds']:.2f} s: the epoch runs at {split['fraction_of_bound']:.2f} "
+          f"of its bound; its training products ran at "
+          f"{split['training_products_gflops']:.0f} GFLOP/s")
+    print("    " + contention_note(split["contention"], "these epochs"))
+
+
+def print_ratios(report: dict) -> None:
+    """The ratios of RATIOS, and the contention during the whole bench."""
+    print(f"\n{'ratio':<46} {'measured':>9}")
+    for name, label in RATIOS.items():
+        ratio = report["ratios"][name]
+        impossible = "fraction" in name and ratio > 1  # faster than its own peak
+        print(f"{label:<46} {ratio:9.2f}" + ("   (above 1: the peak was measured while the "
+                                             "CPUs were busy)" if impossible else ""))
+    print("\n" + contention_note(report["contention"], "the bench"))
+
+
+def contention_note(contention: dict, during: str) -> str:
+    """How much of the CPUs other processes used ``during`` a measurement, and a warning
+    when it was more than HIGH_CONTENTION."""
+    if "others_cpu_share" not in contention:
+        return f"contention during {during}: not measured on this system"
+    share = contention["others_cpu_share"]
+    note = (f"other processes used {share:.0%} of the CPUs during {during} (load average "
+            f"{contention['loadavg_start'][0]:.2f} -> {contention['loadavg_end'][0]:.2f})")
+    if share > HIGH_CONTENTION:
+        note += ("\n    HIGH CONTENTION: these timings are slower and noisier than on an idle "
+                 "machine; rerun when it is idle")
+    return note
 
 
 def say(text: str) -> None:
@@ -544,16 +715,18 @@ def main(output: Path = RESULTS) -> int:
     report["peak_gflops_one_blas_thread"] = peak_one_thread(sizes)
     say("(c) NumPy epochs (train.train, then a raw loop) ...")
     report["numpy_epoch_train"] = numpy_epochs_train(prepared)
+    say(f"(f) the best recipe's epoch, part by part (up to {SPLIT_EPOCHS} epochs) ...")
+    report["best_epoch_split"] = measure_epoch_split(prepared)
     plan = report["epochs_plan"] = plan_epochs(report, prepared, started)
     report["numpy_epoch_raw"] = numpy_epochs_raw(prepared, plan["raw"])
     say(f"(e) seed-style trainer, {plan['seed']} epoch(s) ...")
     report["seed_style_epoch"] = seed_style_epochs(prepared, plan["seed"])
     say(f"(d) Keras epochs ({plan['keras']} + 1 excluded) ...")
     report["keras_epoch"] = keras_epochs(prepared, plan["keras"])
-    report.update(verdicts(report), contention=contention.report(),
+    report.update(ratios(report), contention=contention.report(),
                   total_seconds=time.perf_counter() - started)
     print_measurements(report)
-    print_verdicts(report)
+    print_ratios(report)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1, default=str) + "\n")
     say(f"wrote {output} in {report['total_seconds']:.0f} s")

@@ -485,7 +485,7 @@ def step_time(bench: dict) -> plt.Figure:
     FLOPs: the least they can take; hatched), each element-wise part and the optimizer
     update as timed on their own (measured); the dashed line is the whole step as measured.
     """
-    peak = bench["peak_gflops_after_step_timing"] * 1e9
+    peak = bench["peak"]["gflops"] * 1e9
     parts = {"matrix products, computed: FLOPs / peak":
              bench["network"]["matmul_flops_per_step"]["total"] / peak}
     for name, seconds in bench["breakdown_best_seconds"].items():
@@ -503,6 +503,45 @@ def step_time(bench: dict) -> plt.Figure:
            xlabel="milliseconds (measured: best of repeated timings)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+# The parts of an epoch, told apart without colour.
+PART_HATCHES = ("//", "..", "xx", "\\\\", "oo", "")
+
+
+def epoch_split(bench: dict) -> plt.Figure:
+    """Where one epoch of the best recipe spends its time, from ``results/bench.json``.
+
+    The upper bar is the epoch as measured, part by part, each part hatched and labelled
+    with its seconds; the lower bar is its bound: the epoch's matrix products (training and
+    validation) at the measured float32 peak, computed from their FLOPs (the least the
+    epoch can take).
+    """
+    split = bench["best_epoch_split"]
+    measured, bound = "epoch, measured", "its matrix products at peak\n(computed: the bound)"
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    left = 0.0
+    for (part, seconds), hatch in zip(split["parts_seconds"].items(), PART_HATCHES):
+        bars = ax.barh(measured, seconds, left=left, hatch=hatch, edgecolor="black",
+                       label=f"{part}: {seconds:.2f} s ({split['shares'][part]:.0%})")
+        if seconds > 0.05 * split["epoch_seconds"]:  # room for the number inside
+            ax.bar_label(bars, labels=[f"{seconds:.1f}"], label_type="center", fontsize=8,
+                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        left += seconds
+    ax.barh(bound, split["bound_seconds"], hatch=PART_HATCHES[0], facecolor="white",
+            edgecolor="black")
+    ax.text(split["epoch_seconds"], 1, f"{split['bound_seconds']:.1f} s at "
+            f"{split['peak']['gflops']:.0f} GFLOP/s = {split['fraction_of_bound']:.2f} of the epoch",
+            ha="right", va="center", fontsize=8, bbox={"facecolor": "white", "edgecolor": "none"})
+    ax.invert_yaxis()
+    sizes, epochs = "-".join(map(str, split["layer_sizes"])), len(split["epochs_seconds"])
+    ax.set(title=f"One epoch of the best recipe ({sizes}), part by part",
+           xlabel="seconds " + (f"(the median of {epochs} epochs)" if epochs > 1 else "(one epoch)"),
+           xlim=(0, split["epoch_seconds"] * 1.05))
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3)
     fig.tight_layout()
     return fig
 

@@ -127,8 +127,9 @@ def bench_table(bench: dict) -> str:
     """The measurements of ``make bench`` (``results/bench.json``), as a reader needs them."""
     ratios = bench["ratios"]
     step_ms = bench["train_step"]["train_step"]["best_seconds"] * 1e3
+    network = "-".join(map(str, bench["network"]["layer_sizes"]))
     rows = [
-        ["float32 matrix-product peak, the network's shapes",
+        [f"float32 matrix-product peak, the shapes of {network}",
          f"{bench['peak']['gflops']:.0f} GFLOP/s"],
         ["loss and gradients of a step, fraction of peak",
          f"{ratios['loss_and_gradients_fraction_of_peak']:.2f}"],
@@ -138,6 +139,7 @@ def bench_table(bench: dict) -> str:
          f"{bench['numpy_epoch_train']['median_seconds']:.1f} s / "
          f"{bench['keras_epoch']['median_seconds']:.1f} s = {ratios['numpy_over_keras_epoch']:.2f}"],
         ["seed-style float64 trainer / NumPy, per epoch", f"{ratios['seed_style_over_numpy']:.1f}x"],
+        *epoch_split_rows(bench["best_epoch_split"]),
     ]
     measured = (f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
                 f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
@@ -191,6 +193,17 @@ def ablation_rows(results: dict) -> list:
         row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100
         row["verdict"] = verdict(row["change"], row["noise"])
     return rows
+
+
+def epoch_split_rows(split: dict) -> list:
+    """Two rows of :func:`bench_table`: the best recipe's epoch against its matrix-product
+    bound (its products alone, at the measured peak), and where its time goes."""
+    sizes = "-".join(map(str, split["layer_sizes"]))
+    parts = ", ".join(f"{part} {seconds:.1f} s" for part, seconds in split["parts_seconds"].items())
+    return [[f"best recipe's epoch ({sizes}), fraction of its matrix-product bound",
+             f"{split['fraction_of_bound']:.2f} ({split['epoch_seconds']:.1f} s; its products "
+             f"alone at {split['peak']['gflops']:.0f} GFLOP/s: {split['bound_seconds']:.1f} s)"],
+            ["best recipe's epoch, part by part", parts]]
 
 
 def ablation_table(results: dict) -> str:

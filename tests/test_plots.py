@@ -77,7 +77,7 @@ def test_gradient_errors_are_dots_with_pass_and_fail_symbols_and_zero_shown_apar
 
 
 def test_step_time_tells_the_computed_bar_from_the_measured_ones():
-    bench = {"peak_gflops_after_step_timing": 100.0,
+    bench = {"peak": {"gflops": 100.0},
              "network": {"matmul_flops_per_step": {"total": 1e9}},
              "breakdown_best_seconds": {"bias_add": 1e-4, "relu (forward)": 2e-4,
                                         "optimizer_update": 2e-3},
@@ -86,6 +86,27 @@ def test_step_time_tells_the_computed_bar_from_the_measured_ones():
     labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert "computed" in labels[0]
     assert all(label.endswith("measured") for label in labels[1:])
+
+
+def test_epoch_split_stacks_the_measured_parts_and_draws_the_bound_apart():
+    parts = {"matrix products": 4.0, "batch normalization": 1.0, "optimizer update": 1.5,
+             "augmentation": 0.5, "validation": 0.4, "rest": 0.6}
+    bench = {"best_epoch_split": {
+        "layer_sizes": [3072, 1024, 1024, 512, 10], "epoch_seconds": 8.0,
+        "epochs_seconds": [8.0, 8.2, 7.9], "parts_seconds": parts,
+        "shares": {part: seconds / 8.0 for part, seconds in parts.items()},
+        "bound_seconds": 3.5, "fraction_of_bound": 3.5 / 8.0, "peak": {"gflops": 280.0}}}
+    fig = plots.epoch_split(bench)
+    ax = fig.axes[0]
+    *stacked, bound = ax.patches
+    assert [bar.get_width() for bar in stacked] == pytest.approx(list(parts.values()))
+    assert [bar.get_x() for bar in stacked] == pytest.approx([0.0, 4.0, 5.0, 6.5, 7.0, 7.4])
+    assert bound.get_width() == 3.5 and bound.get_y() != stacked[0].get_y()
+    assert len({bar.get_hatch() for bar in stacked}) == len(parts)  # told apart without colour
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[0] == "matrix products: 4.00 s (50%)" and len(legend) == len(parts)
+    assert "0.44 of the epoch" in " ".join(text.get_text() for text in ax.texts)
+    assert ax.get_title() and ax.get_xlabel().startswith("seconds")
 
 
 def test_ablation_draws_each_seed_and_each_rows_mean_against_the_full_recipe():

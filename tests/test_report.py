@@ -112,6 +112,12 @@ def test_bench_table_reports_the_committed_measurements_without_project_targets(
     assert f"{bench['ratios']['seed_style_over_numpy']:.1f}x" in table
     for project_words in ("target", "| met", "at least", "at most"):
         assert project_words not in table.lower(), project_words
+    assert not {"targets", "targets_met"} & set(bench)
+    split = bench["best_epoch_split"]
+    assert (f"| {split['fraction_of_bound']:.2f} ({split['epoch_seconds']:.1f} s; its products "
+            f"alone at {split['peak']['gflops']:.0f} GFLOP/s: {split['bound_seconds']:.1f} s) |"
+            in table)
+    assert f"matrix products {split['parts_seconds']['matrix products']:.1f} s" in table
 
 
 def test_ablation_table_shows_each_rows_seeds_and_its_change_against_the_noise(tmp_path):
@@ -182,3 +188,23 @@ def test_the_committed_bench_measures_the_step_against_its_true_peak():
         assert abs(bench["train_step"][part]["gflops_best"] / peak
                    - bench["train_step"][part]["fraction_of_peak"]) < 1e-9
     assert f"{peak:.0f} GFLOP/s" in report.bench_table(bench)
+
+
+def test_the_committed_bench_splits_the_best_recipes_epoch_against_its_bound():
+    """The parts add up to the epoch, and the bound is the epoch's matrix products at the
+    faster of the two peaks measured around the epochs, at the best network's shapes."""
+    split = json.loads((REPO / "results" / "bench.json").read_text())["best_epoch_split"]
+    assert split["layer_sizes"] == RECIPES["best"].layer_sizes(3072)
+    epoch, parts = split["epoch_seconds"], split["parts_seconds"]
+    assert list(parts)[0] == "matrix products" and list(parts)[-1] == "rest"
+    assert sum(parts.values()) == pytest.approx(epoch)
+    assert min(parts.values()) > 0
+    assert sum(split["shares"].values()) == pytest.approx(1.0)
+    peak = split["peak"]["gflops"]
+    assert peak == max(split["peak_gflops_before_epochs"], split["peak_gflops_after_epochs"])
+    assert split["bound_seconds"] == pytest.approx(split["matmul_flops"]["total"] / peak / 1e9)
+    assert split["fraction_of_bound"] == pytest.approx(split["bound_seconds"] / epoch)
+    assert 0 < split["fraction_of_bound"] <= 1.05  # an epoch cannot beat its products' peak
+    n_val = split["n_val"]
+    assert split["matmul_flops"]["validation"] == 2 * n_val * sum(
+        a * b for a, b in zip(split["layer_sizes"][:-1], split["layer_sizes"][1:]))
