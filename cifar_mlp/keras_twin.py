@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -54,19 +56,38 @@ EVAL_BATCH = 1024
 def quiet_tensorflow():
     """Import TensorFlow and Keras with their logs silenced; return ``(tf, keras)``.
 
-    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) before the first import, so
-    the C++ start-up lines never reach a notebook, and turns absl's and TensorFlow's
-    Python loggers down to errors. Safe to call any number of times.
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) before the first import and
+    turns absl's and TensorFlow's Python loggers down to errors. Two C++ libraries still
+    print start-up lines (absl's "All log messages before absl::InitializeLog()" and
+    oneDNN's notice) straight to the process's standard error while they load, which
+    no setting reaches: the first import runs with that file descriptor pointed at
+    /dev/null (:func:`c_stderr_silenced`). Safe to call any number of times.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with c_stderr_silenced() if "tensorflow" not in sys.modules else nullcontext():
+        import tensorflow as tf
+        import keras
     import absl.logging
     absl.logging.set_verbosity(absl.logging.ERROR)
-    import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
     tf.autograph.set_verbosity(0)
-    import keras
     return tf, keras
+
+
+@contextmanager
+def c_stderr_silenced():
+    """File descriptor 2 (what C and C++ code writes to as standard error) pointed at
+    /dev/null for the duration, and restored after; Python's own errors still raise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _dataset_options(tf):

@@ -15,6 +15,8 @@ On the real 2,000-image sample (RGB, 1,500 training images), for the seed_rgb re
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import replace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -234,3 +236,15 @@ def test_a_diverged_keras_run_is_reported_and_not_kept_for_reloading(rgb, tmp_pa
                  progress=False)
     assert result["history"].stop_reason == "diverged (NaN loss)"
     assert not list(tmp_path.rglob("keras_exploding.npz"))
+
+
+def test_importing_tensorflow_through_quiet_tensorflow_prints_nothing():
+    """The C++ start-up lines (absl, oneDNN) that TF_CPP_MIN_LOG_LEVEL does not reach stay
+    off the terminal and off the chapters' pages."""
+    script = ("import sys; from cifar_mlp.keras_twin import quiet_tensorflow\n"
+              "tf, keras = quiet_tensorflow(); tf.constant(1.0) + 1\n"
+              "print('imported', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "imported", done.stderr
