@@ -58,6 +58,12 @@ def book_runs() -> list:
     return runs
 
 
+def result_names() -> list:
+    """The results-file stem of every model of :func:`book_runs`, in their order."""
+    return [model if framework == BASELINE else framework.file_prefix + model.name
+            for model, _, framework in book_runs()]
+
+
 def main() -> int:
     """Train (or reload) every model of :func:`book_runs` in the active profile."""
     profile = active_profile()

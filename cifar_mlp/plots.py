@@ -309,7 +309,8 @@ def views_curve(accuracy_by_views: dict) -> plt.Figure:
     return fig
 
 
-def accuracy_ladder(accuracies: dict, chance: float) -> plt.Figure:
+def accuracy_ladder(accuracies: dict, chance: float,
+                    title: str = "Test accuracy, from baselines to the best MLP") -> plt.Figure:
     """Horizontal bars of test accuracy, one per model (label -> accuracy), in the given
     order, each labelled with its value; chance level drawn as a dashed line."""
     labels, values = list(accuracies), np.array(list(accuracies.values()))
@@ -321,9 +322,27 @@ def accuracy_ladder(accuracies: dict, chance: float) -> plt.Figure:
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlim(0, min(1.0, values.max() * 1.15))
-    ax.set(title="Test accuracy, from baselines to the best MLP", xlabel="test accuracy")
+    ax.set(title=title, xlabel="test accuracy")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def rgb_and_shuffled(images, shuffled, labels, class_names) -> plt.Figure:
+    """Images (N, 32, 32, 3) uint8 above the same images with their pixels shuffled,
+    each column titled with its class."""
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(count * 1.5, 3.6))
+    for column in range(count):
+        for row, picture in enumerate((images[column], shuffled[column])):
+            ax = axes[row, column]
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[0, column].set_title(class_names[labels[column]], fontsize=8)
+    axes[0, 0].set_ylabel("as it is", fontsize=8)
+    axes[1, 0].set_ylabel("pixels shuffled", fontsize=8)
+    fig.suptitle("The same images, pixels shuffled by one fixed permutation")
     fig.tight_layout()
     return fig
 

@@ -99,7 +99,11 @@ def training_table(results: dict, names=None) -> str:
     their order) when given, so that the file of a model the book no longer trains is
     left out."""
     names = [name for name in (names or results) if "training_seconds" in results.get(name, {})]
-    rows = [[name, results[name]["epochs"], f"{results[name]['seconds_per_epoch']:.1f}",
+    def per_epoch(result):
+        seconds = result.get("seconds_per_epoch")
+        return "–" if seconds is None else f"{seconds:.1f}"
+
+    rows = [[name, results[name].get("epochs", "–"), per_epoch(results[name]),
              f"{results[name]['training_seconds'] / 60:.1f}", results[name].get("machine", "")]
             for name in names]
     return _table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
