@@ -28,6 +28,14 @@ def fill(text: str, numbers: dict) -> str:
     return PLACEHOLDER.sub(value, text)
 
 
+def listing(items) -> str:
+    """Items as prose lists them: "a", "a and b", "a, b and c" ("" for none)."""
+    items = list(items)
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def prose(text: str, numbers: dict):
     """A paragraph of the chapter with computed numbers in it, rendered as Markdown.
 

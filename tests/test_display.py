@@ -2,7 +2,7 @@
 
 import pytest
 
-from cifar_mlp.display import ClaimFailed, claim, fill, prose
+from cifar_mlp.display import ClaimFailed, claim, fill, listing, prose
 
 
 def test_fill_formats_each_placeholder_and_leaves_latex_alone():
@@ -31,3 +31,8 @@ def test_a_claim_the_numbers_contradict_stops_the_run_and_names_the_sentence():
     with pytest.raises(ClaimFailed, match="'the validation accuracy rises'"):
         claim(0.58 > 0.60, "the validation accuracy rises")
     assert issubclass(ClaimFailed, AssertionError)  # nbval and the grader see it as a failure
+
+
+def test_listing_joins_items_as_prose_does():
+    assert [listing(items) for items in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == [
+        "", "a", "a and b", "a, b and c"]

@@ -68,3 +68,34 @@ def test_the_checks_catch_a_backspace_and_a_typed_accuracy():
         nbformat.v4.new_code_cell('prose("with \x08eta = {{beta:.1f}}% and 53.0 % typed", numbers)')])
     assert len(control_characters(notebook)) == 1
     assert typed_results(notebook) == ["43%", "twenty minutes", "53.0 %"]
+
+
+def unfolded_bookkeeping(notebook) -> list[str]:
+    """Code cells that gather numbers for the prose or check a claim (``numbers[...] =``,
+    ``numbers.update(``, ``claim(``) but are not folded: in the book (tag hide-input, or
+    remove-input for a prose cell) and in JupyterLab (``source_hidden``)."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        source = cell.source
+        if cell.cell_type != "code" or not re.search(r"numbers\[[^\]]+\]\s*=|numbers\.update\(|"
+                                                     r"\bclaim\(", source):
+            continue
+        tags = cell.metadata.get("tags", [])
+        hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
+        if not (hidden and ({"hide-input", "remove-input"} & set(tags))):
+            found.append(f"cell {index}: {source.splitlines()[0][:60]}")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_bookkeeping_cells_are_folded_in_the_book_and_in_jupyterlab(path):
+    assert unfolded_bookkeeping(nbformat.read(path, as_version=4)) == []
+
+
+def test_the_fold_check_finds_a_cell_of_numbers_in_plain_view():
+    folded = nbformat.v4.new_code_cell('claim(a > b, "a rises")')
+    folded.metadata.update(tags=["hide-input"], jupyter={"source_hidden": True})
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('numbers["gap"] = 3.0'), folded,
+        nbformat.v4.new_code_cell('fig = plots.ablation(rows)')])
+    assert unfolded_bookkeeping(notebook) == ['cell 0: numbers["gap"] = 3.0']
