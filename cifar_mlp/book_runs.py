@@ -21,7 +21,7 @@ from .baselines import run_baseline
 from .experiments import RECIPES, ablation_recipes
 from .keras_twin import KERAS
 from .preprocess import prepare
-from .profiles import active_profile, load_data, project_root
+from .profiles import Profile, active_profile, load_data, project_root
 from .runs import NUMPY, run
 
 BASELINE = "baseline"  # the framework of a baseline: cifar_mlp.baselines, no training
@@ -43,25 +43,25 @@ def seed_repeats() -> list:
             for seed in REPEAT_SEEDS]
 
 
-def book_runs() -> list:
-    """(model, inputs, framework) for every model of chapters 3 and 4, in their order: a
-    :class:`~cifar_mlp.experiments.Recipe` and the framework that trains it, or the name
-    of a baseline (:mod:`cifar_mlp.baselines`) and BASELINE."""
+def book_runs(profile: Profile) -> list:
+    """(model, inputs, framework) for every model of chapters 3 and 4 in ``profile``, in
+    their order: a :class:`~cifar_mlp.experiments.Recipe` and the framework that trains
+    it, or the name of a baseline (:mod:`cifar_mlp.baselines`) and BASELINE."""
     runs = [("majority", "rgb", BASELINE), ("knn", "rgb", BASELINE),
             (RECIPES["linear"], "rgb", NUMPY)]
     runs += [(RECIPES["seed_gray"], "gray", NUMPY), (RECIPES["seed_rgb"], "rgb", NUMPY)]
     runs += [(recipe, "rgb" if standardized else "raw", NUMPY)
-             for _, _, standardized, recipe in ablation_recipes()]
+             for _, _, standardized, recipe in ablation_recipes(seeds=profile.ablation_seeds)]
     runs += [(RECIPES["best"], "rgb", NUMPY), (RECIPES["seed_keras"], "rgb", NUMPY)]
     runs += [(recipe, "gray", NUMPY) for recipe in seed_repeats()]
     runs += [(RECIPES[name], RECIPES[name].mode, KERAS) for name in KERAS_TWINS]
     return runs
 
 
-def result_names() -> list:
+def result_names(profile: Profile) -> list:
     """The results-file stem of every model of :func:`book_runs`, in their order."""
     return [model if framework == BASELINE else framework.file_prefix + model.name
-            for model, _, framework in book_runs()]
+            for model, _, framework in book_runs(profile)]
 
 
 def main() -> int:
@@ -70,7 +70,7 @@ def main() -> int:
     data = load_data(profile)
     settings = profile.run_settings(project_root(), data)
     prepared = {}
-    runs = book_runs()
+    runs = book_runs(profile)
     started = time.perf_counter()
     for number, (model, inputs, framework) in enumerate(runs, 1):
         if inputs not in prepared:

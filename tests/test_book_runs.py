@@ -14,6 +14,7 @@ import pytest
 from myst_nb.core.read import read_myst_markdown_notebook
 
 from cifar_mlp.book_runs import BASELINE, book_runs
+from cifar_mlp.profiles import PROFILES
 from cifar_mlp.grade import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def trained_copy(tmp_path_factory):
 
 def test_book_runs_trains_every_model_once_and_says_which(trained_copy):
     _, _, stdout = trained_copy
-    runs = book_runs()
+    runs = book_runs(PROFILES["smoke"])
     names = [model if framework == BASELINE else model.name for model, _, framework in runs]
     baselines = sum(framework == BASELINE for _, _, framework in runs)
     assert stdout.count("training ") == len(runs) - baselines
