@@ -130,12 +130,13 @@ def ablation_recipes(epochs: int = ABLATION_EPOCHS) -> list:
     return [(label, standardize, replace(best, name=f"ablation_{i}", **changes))
             for i, (label, standardize, changes) in enumerate(ABLATION_ROWS)]
 
+
 # Chapter 4's last section: a small convolutional network in Keras, trained on the same
 # minibatches (flips and 2-pixel shifts) as the MLPs. Its layers are constants of
 # cifar_mlp.keras_cnn, not recipe fields: it has no hidden Dense layers (hidden=()).
 # Chosen on validation for a budget of a few minutes on 2 cores (see keras_cnn).
 RECIPES["cnn"] = Recipe(
-    "cnn", hidden=(), optimizer="adam", lr=3e-3, schedule="cosine", batch_size=128, epochs=12,
-    patience=None, augment_shift=2,
+    "cnn", hidden=(), init="glorot", optimizer="adam", lr=3e-3, schedule="cosine",
+    batch_size=128, epochs=12, patience=None, augment_shift=2,
     description="A small convolutional network in Keras (three convolution blocks, "
                 "16-32-64 filters), Adam with a cosine schedule, flips and 2-pixel shifts")
