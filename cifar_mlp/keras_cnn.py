@@ -16,7 +16,7 @@ Why this one: it was chosen on validation to train in a few minutes on 2 cores (
 epochs, Adam, flips and shifts). Three blocks of 16-32-64 filters took a third of the
 CPU time of 32-64-128; flattening the last maps, which keeps where things are, beat
 averaging them over positions (global average pooling) by 9 points of validation
-accuracy; BatchNormalization after each convolution made an epoch half as dear again
+accuracy; BatchNormalization after each convolution made an epoch 1.5 times as long
 for half a point.
 
 With ``permutation_seed``, the network starts with a fixed shuffle of the pixels
