@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from .baselines import run_baseline
 from .experiments import RECIPES, ablation_recipes
+from .keras_cnn import CNN, CNN_PERMUTED
 from .keras_twin import KERAS
 from .preprocess import prepare
 from .profiles import Profile, active_profile, load_data, project_root
@@ -55,6 +56,7 @@ def book_runs(profile: Profile) -> list:
     runs += [(RECIPES["best"], "rgb", NUMPY), (RECIPES["seed_keras"], "rgb", NUMPY)]
     runs += [(recipe, "gray", NUMPY) for recipe in seed_repeats()]
     runs += [(RECIPES[name], RECIPES[name].mode, KERAS) for name in KERAS_TWINS]
+    runs += [(RECIPES["cnn"], "rgb", CNN), (RECIPES["cnn"], "rgb", CNN_PERMUTED)]
     return runs
 
 

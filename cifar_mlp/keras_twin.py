@@ -162,20 +162,26 @@ def build_keras(recipe: Recipe, n_features: int, dtype: str = "float32"):
                                                name=f"dropout{i}", dtype=dtype))
     model = keras.Sequential(layers, name=recipe.name)
 
-    if recipe.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=recipe.lr, momentum=recipe.momentum,
-                                         nesterov=recipe.nesterov)
-    elif recipe.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=recipe.lr, beta_1=ADAM_BETAS[0],
-                                          beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON)
-    else:
-        raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
+    optimizer = keras_optimizer(recipe)
     model.compile(optimizer=optimizer,
                   loss=_loss(keras, recipe.label_smoothing, sizes[-1], dtype),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy", dtype=dtype),
                            keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce",
                                                                        dtype=dtype)])
     return model, optimizer
+
+
+def keras_optimizer(recipe: Recipe):
+    """The Keras optimizer a recipe names, at its learning rate: SGD with (Nesterov)
+    momentum, or Adam with the betas and epsilon of :class:`cifar_mlp.optim.Adam`."""
+    _, keras = quiet_tensorflow()
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=recipe.lr, momentum=recipe.momentum,
+                                    nesterov=recipe.nesterov)
+    if recipe.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=recipe.lr, beta_1=ADAM_BETAS[0],
+                                     beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON)
+    raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
 
 
 # -- weights --------------------------------------------------------------------------------
@@ -314,15 +320,18 @@ class KerasFramework:
                 "code": code_fingerprint((*TRAINING_MODULES, "keras_twin")),
                 "TensorFlow": tf.__version__}
 
-    def fit(self, recipe: Recipe, prepared, progress: bool):
-        tf, keras = quiet_tensorflow()
+    def build(self, recipe: Recipe, prepared):
+        """A new Keras model of the recipe, compiled, for ``prepared``'s rows."""
         model, _ = build_keras(recipe, prepared.n_features)
+        return model
+
+    def fit(self, recipe: Recipe, prepared, progress: bool):
+        _, keras = quiet_tensorflow()
+        model = self.build(recipe, prepared)
         mlp, _, schedule = build(recipe, prepared.n_features)
         copy_weights(mlp, model)
 
-        history = History()
-        bar = tqdm(total=recipe.epochs, desc="training (Keras)", unit="epoch", disable=not progress)
-        callbacks = [_epoch_recorder(keras, history, bar, recipe.l2), keras.callbacks.TerminateOnNaN()]
+        callbacks = []
         if isinstance(schedule, ReduceOnPlateau):
             callbacks.append(keras.callbacks.ReduceLROnPlateau(
                 monitor="val_ce", mode="min", factor=schedule.factor, patience=schedule.patience,
@@ -334,14 +343,7 @@ class KerasFramework:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_ce", mode="min", patience=recipe.patience, min_delta=0.0,
                 restore_best_weights=True, verbose=0))
-        train_data = training_dataset(prepared.x_train, prepared.y_train,
-                                      batch_size=recipe.batch_size, seed=recipe.seed,
-                                      augment_shift=recipe.augment_shift)
-        with bar:
-            model.fit(train_data, validation_data=evaluation_dataset(prepared.x_val, prepared.y_val),
-                      epochs=recipe.epochs, verbose=0, shuffle=False, callbacks=callbacks)
-        _finish_history(history, recipe)
-        return model, history
+        return model, fit_recorded(model, recipe, prepared, progress, callbacks)
 
     def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
         return evaluate_keras(model, x, y, view_shift)
@@ -353,7 +355,7 @@ class KerasFramework:
         np.savez(path, *model.get_weights())
 
     def load(self, path, recipe: Recipe, prepared):
-        model, _ = build_keras(recipe, prepared.n_features)
+        model = self.build(recipe, prepared)
         with np.load(path) as arrays:  # the layers' weights, in get_weights() order
             model.set_weights([arrays[f"arr_{i}"] for i in range(len(arrays.files))])
         return model
@@ -365,6 +367,28 @@ class KerasFramework:
 
 
 KERAS = KerasFramework()
+
+
+def fit_recorded(model, recipe: Recipe, prepared, progress: bool, callbacks=(),
+                 desc: str = "training (Keras)") -> History:
+    """Train a compiled ``model`` on the recipe's minibatches (:func:`training_dataset`)
+    for its epochs, scoring the validation split after each, with one progress bar over
+    the epochs; return the :class:`History`. The recorder (:func:`_epoch_recorder`) comes
+    first among the callbacks, then TerminateOnNaN, then ``callbacks`` (schedules, early
+    stopping)."""
+    _, keras = quiet_tensorflow()
+    history = History()
+    bar = tqdm(total=recipe.epochs, desc=desc, unit="epoch", disable=not progress)
+    callbacks = [_epoch_recorder(keras, history, bar, recipe.l2), keras.callbacks.TerminateOnNaN(),
+                 *callbacks]
+    train_data = training_dataset(prepared.x_train, prepared.y_train,
+                                  batch_size=recipe.batch_size, seed=recipe.seed,
+                                  augment_shift=recipe.augment_shift)
+    with bar:
+        model.fit(train_data, validation_data=evaluation_dataset(prepared.x_val, prepared.y_val),
+                  epochs=recipe.epochs, verbose=0, shuffle=False, callbacks=callbacks)
+    _finish_history(history, recipe)
+    return history
 
 
 def _finish_history(history: History, recipe: Recipe) -> None:

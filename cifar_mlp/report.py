@@ -25,6 +25,8 @@ HEADLINE = [
     ("seed_rgb", "Seed network, colour (3072-1024-256-10)"),
     ("best", "Best from-scratch recipe"),
     ("seed_keras", "Seed's Keras network (3072-1024-512-256-128-10)"),
+    ("cnn", "A small convolutional network (Keras; 16-32-64 filters)"),
+    ("shuffled_pixels_cnn", "The same convolutional network, pixels shuffled"),
 ]
 
 
