@@ -1,18 +1,20 @@
 """Grade a folder of submitted notebooks with the exercises' checks (make grade).
 
-    python -m cifar_mlp.grade submissions/            # prints the table, writes scores.csv
-    python -m cifar_mlp.grade submissions/ --out marks.csv
+    python -m cifar_mlp.teaching.grade submissions/            # the table, scores.csv
+    python -m cifar_mlp.teaching.grade submissions/ --out marks.csv
 
 Every ``*.ipynb`` under the folder is a submission (``alice/02_mlp_math.ipynb`` or
-``alice_02.ipynb``: the path names it). For each, the grader runs the cells of the
-chapter's Exercises section (from its first cell, tagged ``exercise``, to the end of
-the notebook, so cells a student added there run too; the section is self-contained,
-so the chapter's training cells are not run), in a fresh kernel, in the smoke profile,
-offline. Before that, every check cell (nbgrader metadata ``grade: true``, with
-``grade_id`` the check's name) gets back the source of the teacher's copy in
-``notebooks/``, so an edited check cannot pass. A check that runs without an error
-earns its points (:data:`cifar_mlp.exercises.EXERCISES`); a failing one earns 0 and
-its message is recorded. A check cell missing from a submission earns 0.
+``alice_02.ipynb``: the path names it). The grader judges the student's functions,
+not the student's notebook: from each submission it takes only the answer cells (the
+cells with nbgrader's ``solution`` metadata in the Exercises section, matched to the
+teacher's by their ``grade_id``), and runs them in a fresh interpreter, in a sandbox
+(:mod:`.sandbox`), with the set-up code of the teacher's copy in ``notebooks/``; the
+teacher's checks then judge the functions defined there (:mod:`.runner`). Nothing
+else of the notebook runs: an edited or redefined check, an edited import cell, a cell
+added elsewhere change nothing. A check that passes earns the exercise's points
+(:data:`~cifar_mlp.teaching.base.EXERCISES`); a failing one earns 0 and its message is
+kept. A submission that exceeds the time limit (an endless loop) earns 0 for all of
+it, and the grading goes on with the next.
 
 Out: a table on the terminal, ``scores.csv`` (one row per submission: points per
 exercise, total, maximum) and ``scores-details.csv`` (one row per submission and
@@ -22,18 +24,23 @@ exercise, with the check's message).
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
-import os
+import json
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .exercises import EXERCISES
+from . import sandbox
+from .checks import EXERCISES
+from .runner import MARK
 from .student import EXERCISE_TAG
 
-CELL_TIMEOUT = 120  # seconds per cell: a check takes about one; a student's loop may hang
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # cifar_mlp/, copied into each sandbox
 
 
 @dataclass
@@ -61,93 +68,127 @@ class Graded:
         return sum(r.out_of for r in self.results)
 
 
+@dataclass
+class Chapter:
+    """What the teacher's copy of a chapter says about grading it: the set-up cells of
+    its Exercises section, and for each exercise the names its check takes."""
+
+    setup: list
+    arguments: dict  # {exercise: [names of the student's functions]}
+
+
 def grade_id(cell) -> str | None:
     """The check a cell runs (its nbgrader grade_id), or None for any other cell."""
     meta = cell.metadata.get("nbgrader", {})
     return meta.get("grade_id") if meta.get("grade") else None
 
 
-def teacher_checks(notebooks_dir: Path) -> dict:
-    """For each chapter notebook, {grade_id: check cell source}, read from the teacher's copy."""
-    checks = {}
-    for path in sorted(notebooks_dir.glob("*.ipynb")):
-        cells = nbformat.read(path, as_version=4).cells
-        found = {grade_id(c): c.source for c in cells if grade_id(c) in EXERCISES}
-        if found:
-            checks[path.stem] = found
-    return checks
-
-
-def chapter_of(notebook, checks: dict) -> str | None:
-    """The chapter whose checks the submission holds most of (None when it holds none)."""
-    ids = {grade_id(c) for c in notebook.cells}
-    best = max(checks, key=lambda chapter: len(ids & set(checks[chapter])), default=None)
-    return best if best is not None and ids & set(checks[best]) else None
-
-
-def error_message(cell) -> str | None:
-    """The error a cell ended with (its exception's message), or None when it ran cleanly."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            name, value = output.get("ename", ""), output.get("evalue", "")
-            return value if name in ("CheckFailed", "AssertionError") else f"{name}: {value}"
+def solution_id(cell) -> str | None:
+    """The exercise whose answer a cell holds (grade_id ``<exercise>-solution``), or None."""
+    meta = cell.metadata.get("nbgrader", {})
+    if cell.cell_type == "code" and meta.get("solution"):
+        return meta.get("grade_id", "").removesuffix("-solution")
     return None
 
 
-def run_exercise_cells(notebook, workdir: Path, timeout: int = CELL_TIMEOUT):
-    """Execute the Exercises section of ``notebook`` (a copy), errors allowed; return it."""
-    section = nbformat.from_dict(notebook)
-    tagged = [i for i, c in enumerate(section.cells) if EXERCISE_TAG in c.metadata.get("tags", [])]
-    # From the section's first cell to the end: cells a student added there (untagged) run too.
-    section.cells = [c for c in section.cells[tagged[0] if tagged else len(section.cells):]
-                     if c.cell_type == "code"]
-    for cell in section.cells:
-        cell.outputs, cell.execution_count = [], None
-    env = {**os.environ, "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return execute_in_kernel(section, workdir, env, timeout, allow_errors=True)
+def exercise_section(notebook) -> list:
+    """The cells from the first one tagged ``exercise`` to the end of the notebook."""
+    tagged = [i for i, c in enumerate(notebook.cells) if EXERCISE_TAG in c.metadata.get("tags", [])]
+    return notebook.cells[tagged[0]:] if tagged else []
 
 
-def execute_in_kernel(notebook, workdir: Path, env: dict, timeout: int, allow_errors: bool = False):
-    """Execute every cell of ``notebook`` in place, in a kernel started in ``workdir`` with
-    exactly the environment ``env``; return the notebook. Without ``allow_errors`` the
-    first failing cell raises nbclient's CellExecutionError."""
-    from nbclient import NotebookClient
+def check_arguments(source: str) -> list[str]:
+    """The names a check cell passes: ``check.affine_layer(affine_forward, affine_backward)``."""
+    (statement,) = ast.parse(source).body
+    return [argument.id for argument in statement.value.args]
 
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            allow_errors=allow_errors, resources={"metadata": {"path": str(workdir)}})
-    client.km = client.create_kernel_manager()
-    client.start_new_kernel(env=env)
+
+def teacher_chapters(notebooks_dir: Path) -> dict:
+    """{notebook stem: :class:`Chapter`} for every chapter notebook with exercises."""
+    chapters = {}
+    for path in sorted(notebooks_dir.glob("*.ipynb")):
+        section = exercise_section(nbformat.read(path, as_version=4))
+        arguments = {grade_id(c): check_arguments(c.source) for c in section
+                     if grade_id(c) in EXERCISES}
+        if arguments:
+            setup = [c.source for c in section if c.cell_type == "code"
+                     and not grade_id(c) and not solution_id(c)]
+            chapters[path.stem] = Chapter(setup, arguments)
+    return chapters
+
+
+def answers(notebook) -> dict:
+    """{exercise: source of the student's answer cell} from a submission's Exercises section."""
+    found = {}
+    for cell in exercise_section(notebook):
+        found.setdefault(solution_id(cell), cell.source)
+    found.pop(None, None)
+    return found
+
+
+def chapter_of(found: dict, chapters: dict) -> str | None:
+    """The chapter whose exercises the submission answers most of (None when none)."""
+    best = max(chapters, key=lambda c: len(found.keys() & chapters[c].arguments.keys()), default=None)
+    return best if best is not None and found.keys() & chapters[best].arguments.keys() else None
+
+
+def job_for(chapter: Chapter, found: dict) -> dict:
+    return {"setup": chapter.setup,
+            "exercises": [{"name": name, "arguments": arguments, "solution": found.get(name)}
+                          for name, arguments in chapter.arguments.items()]}
+
+
+def verdicts(output: str) -> dict:
+    """{exercise: (passed, message)} from the runner's output (the first verdict of each)."""
+    found = {}
+    for line in output.splitlines():
+        if line.startswith(MARK):
+            try:
+                verdict = json.loads(line[len(MARK):])
+                found.setdefault(str(verdict["exercise"]),
+                                 (verdict["passed"] is True, str(verdict["message"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
+def run_submission(job: dict, scratch: Path) -> tuple[dict, sandbox.Finished]:
+    """Run ``job`` in a fresh folder under ``scratch`` holding a copy of the package."""
+    workdir = Path(tempfile.mkdtemp(dir=scratch))
+    shutil.copytree(PACKAGE_DIR, workdir / "lib" / PACKAGE_DIR.name,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / "job.json").write_text(json.dumps(job))
+    log = scratch / f"{workdir.name}.out"  # outside the sandbox's folder: only the runner writes it
+    with log.open("w") as stdout:
+        finished = sandbox.run([sys.executable, "-s", "-m", "cifar_mlp.teaching.runner", "job.json"],
+                               workdir, {"PYTHONPATH": str(workdir / "lib"),
+                                         "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"},
+                               stdout)
+    found = verdicts(log.read_text(errors="replace"))
+    shutil.rmtree(workdir, ignore_errors=True)
+    log.unlink()
+    return found, finished
+
+
+def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path) -> Graded:
     try:
-        client.start_new_kernel_client()
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-    finally:
-        client._cleanup_kernel()
-    return notebook
-
-
-def grade_notebook(path: Path, name: str, checks: dict, workdir: Path) -> Graded:
-    notebook = nbformat.read(path, as_version=4)
-    chapter = chapter_of(notebook, checks)
+        found = answers(nbformat.read(path, as_version=4))
+    except Exception as error:  # not a notebook, or a damaged one
+        return Graded(name, "?", [Result("(unreadable)", 0, 0, f"not a readable notebook: {error}")])
+    chapter = chapter_of(found, chapters)
     if chapter is None:
         return Graded(name, "?", [Result("(no exercises found)", 0, 0,
-                                         "no check cell of any chapter in this notebook")])
-    expected = checks[chapter]
-    for cell in notebook.cells:
-        if grade_id(cell) in expected:
-            cell.source = expected[grade_id(cell)]  # the teacher's check, whatever was submitted
-    executed = run_exercise_cells(notebook, workdir)
-    ran = {grade_id(c): c for c in executed.cells if grade_id(c) in expected}
-    results = []
-    for exercise in expected:
+                                         "no answer cell of any chapter in this notebook")])
+    results, (ran, finished) = [], run_submission(job_for(chapters[chapter], found), scratch)
+    for exercise in chapters[chapter].arguments:
         out_of = EXERCISES[exercise].points
-        if exercise not in ran:
-            results.append(Result(exercise, 0, out_of, "the check cell is missing"))
-            continue
-        message = error_message(ran[exercise])
-        if message is None and ran[exercise].execution_count is None:
-            message = "the check did not run"
-        results.append(Result(exercise, 0 if message else out_of, out_of, message or "passed"))
+        if finished.timed_out:
+            results.append(Result(exercise, 0, out_of, f"{finished.describe()} (an endless loop?)"))
+        elif exercise not in ran:
+            results.append(Result(exercise, 0, out_of, f"not checked: {finished.describe()}"))
+        else:
+            passed, message = ran[exercise]
+            results.append(Result(exercise, out_of if passed else 0, out_of, message))
     return Graded(name, chapter, results)
 
 
@@ -156,12 +197,14 @@ def submissions(folder: Path) -> list[Path]:
 
 
 def grade_folder(folder: Path, notebooks_dir: Path, progress=print) -> list[Graded]:
-    checks = teacher_checks(notebooks_dir)
+    chapters = teacher_chapters(notebooks_dir)
+    progress(f"isolation: {sandbox.isolation()}")
     graded = []
-    for path in submissions(folder):
-        name = str(path.relative_to(folder).with_suffix(""))
-        progress(f"grading {name} ...")
-        graded.append(grade_notebook(path, name, checks, notebooks_dir))
+    with tempfile.TemporaryDirectory(prefix="cifar-mlp-grading-") as scratch:
+        for path in submissions(folder):
+            name = str(path.relative_to(folder).with_suffix(""))
+            progress(f"grading {name} ...")
+            graded.append(grade_notebook(path, name, chapters, Path(scratch)))
     return graded
 
 
@@ -200,9 +243,9 @@ def table(graded: list[Graded]) -> str:
 
 
 def main(argv=None) -> int:
-    from .profiles import project_root
+    from ..profiles import project_root
 
-    parser = argparse.ArgumentParser(prog="python -m cifar_mlp.grade", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m cifar_mlp.teaching.grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="the folder of submitted notebooks")
     parser.add_argument("--out", type=Path, default=Path("scores.csv"),

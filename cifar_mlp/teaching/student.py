@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor
 
-from .provenance import STAMP_KEY
+from ..provenance import STAMP_KEY
 
 EXERCISE_TAG = "exercise"  # every cell of a chapter's Exercises section carries it
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
