@@ -162,7 +162,7 @@ def test_exercises_show_with_their_solutions_folded_in_dropdowns(book, chapter):
 def test_the_teachers_page_lists_every_exercise(book):
     from html import unescape
 
-    from cifar_mlp.exercises import EXERCISES
+    from cifar_mlp.teaching.checks import EXERCISES
 
     html_dir, _ = book
     teachers = unescape(page(html_dir, "book/teachers")).replace("\u2019", "'")
