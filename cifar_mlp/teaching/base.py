@@ -186,6 +186,31 @@ def fresh_rng() -> np.random.Generator:
     return np.random.default_rng()
 
 
+def _sizes(rng, *ranges) -> list:
+    """Distinct random sizes, one per (low, high) range: a product in the wrong order
+    then gives the wrong shape."""
+    sizes = []
+    for low, high in ranges:
+        size = int(rng.integers(low, high))
+        while size in sizes:
+            size += 1
+        sizes.append(size)
+    return sizes
+
+
+def _classes(rng) -> int:
+    """A number of classes other than CIFAR-10's ten: code written for ten shows it."""
+    return int(rng.choice([c for c in range(3, 16) if c != 10]))
+
+
+def _away_from(rng, low, high, avoid, margin):
+    """A uniform draw in [low, high] at least ``margin`` from ``avoid`` (a usual default)."""
+    while True:
+        value = float(rng.uniform(low, high))
+        if abs(value - avoid) > margin:
+            return value
+
+
 def _fail(message: str):
     raise CheckFailed(message)
 

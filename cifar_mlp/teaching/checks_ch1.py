@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..preprocess import LUMA_WEIGHTS
-from .base import _array, _compare, _fail, _unchanged, _unpack, exercise, fresh_rng
+from .base import _array, _classes, _compare, _fail, _unchanged, _unpack, exercise, fresh_rng
 
 
 def _images(rng, n=None) -> np.ndarray:
@@ -62,7 +62,7 @@ def _splits(rng):
     features = int(rng.integers(5, 20))
     scale, shift = rng.uniform(0.5, 3, features), rng.uniform(-2, 2, features)
     return tuple(rng.standard_normal((int(rng.integers(low, high)), features)) * scale + shift
-                 + offset for (low, high), offset in (((150, 300), 0.0), ((40, 80), 0.3),
+                 + offset for (low, high), offset in (((210, 400), 0.0), ((40, 80), 0.3),
                                                       ((40, 80), -0.2)))
 
 
@@ -93,7 +93,7 @@ def standardization(standardize):
           teaches="holding out data that looks like the test set: shuffled, per class, reproducible")
 def stratified_split(stratified_split):
     rng = fresh_rng()
-    n_classes, per_class = int(rng.integers(3, 13)), int(rng.integers(20, 40))
+    n_classes, per_class = _classes(rng), int(rng.integers(20, 40))
     y = rng.permutation(np.repeat(np.arange(n_classes), per_class))
     n_val = n_classes * int(rng.integers(2, per_class // 2))
     seed = int(rng.integers(1000))

@@ -7,20 +7,8 @@ import numpy as np
 from .. import layers as ref
 from ..gradcheck import numerical_gradient, numerical_gradient_array
 from ..optim import SGD, Adam
-from .base import (_array, _close, _compare, _fail, _gradient, _shape, _unchanged, _unpack,
-                   exercise, fresh_rng)
-
-
-def _sizes(rng, *ranges) -> list:
-    """Distinct random sizes, one per (low, high) range: a product in the wrong order
-    then gives the wrong shape."""
-    sizes = []
-    for low, high in ranges:
-        size = int(rng.integers(low, high))
-        while size in sizes:
-            size += 1
-        sizes.append(size)
-    return sizes
+from .base import (_array, _away_from, _classes, _close, _compare, _fail, _gradient, _shape,
+                   _sizes, _unchanged, _unpack, exercise, fresh_rng)
 
 
 @exercise(2, "ReLU layer", points=2, minutes=5,
@@ -68,11 +56,6 @@ def affine_layer(affine_forward, affine_backward):
             _fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
         numeric = numerical_gradient_array(lambda: affine_forward(x, w, b)[0], wrt, dout)
         _gradient(yours, numeric, f"affine_backward's {name}", slips)
-
-
-def _classes(rng) -> int:
-    """A number of classes other than CIFAR-10's ten: code written for ten shows it."""
-    return int(rng.choice([c for c in range(3, 16) if c != 10]))
 
 
 def _softmax_slips(z, y):
@@ -174,6 +157,7 @@ def dropout_layer(dropout_forward, dropout_backward):
     _unchanged([before], [x], "the input x")
     out = _shape(out, shape, "dropout_forward's output")
     kept = out != 0
+    _independent(kept, keep)
     fraction, tolerance = float(kept.mean()), 6 * math.sqrt(rate * keep / x.size)
     if abs(fraction - rate) < tolerance:
         _fail(f"{1 - fraction:.1%} of the units were dropped with rate {rate:.2f}: the rate is "
@@ -192,7 +176,6 @@ def dropout_layer(dropout_forward, dropout_backward):
             _fail(f"the kept units are {hint}")
     _compare(scale, np.full(scale.shape, 1 / keep),
              "the kept units' scale (out / x; 1/(1 - rate) keeps the expected output equal to x)")
-    _independent(kept, keep)
 
     dout = rng.standard_normal(shape)
     dx = _array(dropout_backward(dout.copy(), mask), "dropout_backward's dx")
@@ -268,14 +251,6 @@ def _momentum_variant(kind: str):
         SGD(lr, momentum, nesterov).update(w, g, v)
         return w, v
     return update
-
-
-def _away_from(rng, low, high, avoid, margin):
-    """A uniform draw in [low, high] at least ``margin`` from ``avoid`` (a usual default)."""
-    while True:
-        value = float(rng.uniform(low, high))
-        if abs(value - avoid) > margin:
-            return value
 
 
 @exercise(2, "Momentum and Nesterov updates", points=3, minutes=10,

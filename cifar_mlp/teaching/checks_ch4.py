@@ -8,8 +8,8 @@ import numpy as np
 from ..keras_twin import copy_weights, quiet_tensorflow
 from ..model import MLP
 from ..parity import gradient_differences
-from .base import _close, _compare, _fail, _largest, _shape, _unchanged, exercise, fresh_rng
-from .checks_ch2 import _away_from, _classes, _sizes
+from .base import (_array, _away_from, _classes, _close, _compare, _fail, _largest, _shape,
+                   _sizes, _unchanged, exercise, fresh_rng)
 
 
 @exercise(4, "An L2 penalty in Keras's convention", points=1, minutes=3,
@@ -19,7 +19,7 @@ def keras_l2(l2_for_keras):
     rng = fresh_rng()
     w = rng.standard_normal((int(rng.integers(3, 9)), int(rng.integers(2, 7))))
     for lam in 10 ** rng.uniform(-5, -1, 2):
-        value = float(np.asarray(l2_for_keras(float(lam)), dtype=np.float64))
+        value = float(_array(l2_for_keras(float(lam)), "l2_for_keras(lam)"))
         penalty = float(keras.regularizers.L2(value)(w.astype(np.float32)))
         target = lam / 2 * float((w ** 2).sum())
         if np.isclose(value, lam):

@@ -152,7 +152,7 @@ def verdicts(output: str) -> dict:
     return found
 
 
-def run_submission(job: dict, scratch: Path) -> tuple[dict, sandbox.Finished]:
+def run_submission(job: dict, scratch: Path, time_limit: int) -> tuple[dict, sandbox.Finished]:
     """Run ``job`` in a fresh folder under ``scratch`` holding a copy of the package."""
     workdir = Path(tempfile.mkdtemp(dir=scratch))
     shutil.copytree(PACKAGE_DIR, workdir / "lib" / PACKAGE_DIR.name,
@@ -163,14 +163,15 @@ def run_submission(job: dict, scratch: Path) -> tuple[dict, sandbox.Finished]:
         finished = sandbox.run([sys.executable, "-s", "-m", "cifar_mlp.teaching.runner", "job.json"],
                                workdir, {"PYTHONPATH": str(workdir / "lib"),
                                          "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"},
-                               stdout)
+                               stdout, time_limit, readonly=[workdir / "lib"])
     found = verdicts(log.read_text(errors="replace"))
     shutil.rmtree(workdir, ignore_errors=True)
     log.unlink()
     return found, finished
 
 
-def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path) -> Graded:
+def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path,
+                   time_limit: int = sandbox.TIME_LIMIT) -> Graded:
     try:
         found = answers(nbformat.read(path, as_version=4))
     except Exception as error:  # not a notebook, or a damaged one
@@ -179,7 +180,8 @@ def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path) -> Grad
     if chapter is None:
         return Graded(name, "?", [Result("(no exercises found)", 0, 0,
                                          "no answer cell of any chapter in this notebook")])
-    results, (ran, finished) = [], run_submission(job_for(chapters[chapter], found), scratch)
+    results, (ran, finished) = [], run_submission(job_for(chapters[chapter], found), scratch,
+                                                     time_limit)
     for exercise in chapters[chapter].arguments:
         out_of = EXERCISES[exercise].points
         if finished.timed_out:
@@ -196,7 +198,10 @@ def submissions(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
-def grade_folder(folder: Path, notebooks_dir: Path, progress=print) -> list[Graded]:
+def grade_folder(folder: Path, notebooks_dir: Path, progress=print,
+                 time_limit: int = sandbox.TIME_LIMIT) -> list[Graded]:
+    """Grade every submission under ``folder`` against the chapters in ``notebooks_dir``,
+    each given ``time_limit`` seconds in all."""
     chapters = teacher_chapters(notebooks_dir)
     progress(f"isolation: {sandbox.isolation()}")
     graded = []
@@ -204,7 +209,7 @@ def grade_folder(folder: Path, notebooks_dir: Path, progress=print) -> list[Grad
         for path in submissions(folder):
             name = str(path.relative_to(folder).with_suffix(""))
             progress(f"grading {name} ...")
-            graded.append(grade_notebook(path, name, chapters, Path(scratch)))
+            graded.append(grade_notebook(path, name, chapters, Path(scratch), time_limit))
     return graded
 
 

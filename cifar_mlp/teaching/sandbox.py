@@ -52,10 +52,12 @@ class Finished:
         return f"the process ended with status {self.returncode}"
 
 
-def bwrap_prefix(workdir: Path) -> list[str]:
-    """The bubblewrap command line that fences a run into ``workdir``."""
+def bwrap_prefix(workdir: Path, readonly=()) -> list[str]:
+    """The bubblewrap command line that fences a run into ``workdir``, where the
+    folders ``readonly`` (inside it) stay read-only."""
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp", "--bind", str(workdir), str(workdir),
+            *(arg for folder in readonly for arg in ("--ro-bind", str(folder), str(folder))),
             "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--chdir", str(workdir), "--"]
 
@@ -118,10 +120,12 @@ def _limit_resources(cpu_seconds: int, processes: int):
     return limit
 
 
-def run(command: list[str], workdir: Path, env: dict, stdout, time_limit: int = TIME_LIMIT) -> Finished:
+def run(command: list[str], workdir: Path, env: dict, stdout, time_limit: int = TIME_LIMIT,
+        readonly=()) -> Finished:
     """Run ``command`` fenced into ``workdir`` (its output to the open file ``stdout``),
-    killing it and everything it started after ``time_limit`` seconds."""
-    prefix = bwrap_prefix(workdir) if bubblewrap_works() else []
+    killing it and everything it started after ``time_limit`` seconds; the folders
+    ``readonly`` inside ``workdir`` stay read-only where bubblewrap works."""
+    prefix = bwrap_prefix(workdir, readonly) if bubblewrap_works() else []
     start = time.monotonic()
     process = subprocess.Popen(
         [*prefix, *command], cwd=workdir, env=environment(workdir, env), stdin=subprocess.DEVNULL,
