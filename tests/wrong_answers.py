@@ -9,6 +9,17 @@ import numpy as np
 _OLD_IMAGES = np.random.default_rng(0).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
 OLD_CHANNEL_MEANS = _OLD_IMAGES.reshape(-1, 3).mean(axis=0).tolist()
 
+# A linear softmax classifier's loss, right up to its gradients' {returns}.
+_LINEAR_SOFTMAX = """\
+def linear_softmax_loss(W, b, x, y):
+    n = len(x)
+    scores = x @ W + b
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    p[np.arange(n), y] -= 1
+    return loss, {returns}"""
+
 WRONG = {
     "channel_means": [
         ("returns the answer of one fixed batch",
@@ -166,23 +177,9 @@ WRONG = {
          "the layers do not match")],
     "linear_softmax": [
         ("dW and db without the division by N",
-         "def linear_softmax_loss(W, b, x, y):\n"
-         "    n = len(x)\n    scores = x @ W + b\n"
-         "    p = np.exp(scores - scores.max(axis=1, keepdims=True))\n"
-         "    p /= p.sum(axis=1, keepdims=True)\n"
-         "    loss = -np.log(p[np.arange(n), y]).mean()\n"
-         "    p[np.arange(n), y] -= 1\n"
-         "    return loss, x.T @ p, p.sum(axis=0)",
-         "missing division by N"),
+         _LINEAR_SOFTMAX.format(returns="x.T @ p, p.sum(axis=0)"), "missing division by N"),
         ("dW transposed",
-         "def linear_softmax_loss(W, b, x, y):\n"
-         "    n = len(x)\n    scores = x @ W + b\n"
-         "    p = np.exp(scores - scores.max(axis=1, keepdims=True))\n"
-         "    p /= p.sum(axis=1, keepdims=True)\n"
-         "    loss = -np.log(p[np.arange(n), y]).mean()\n"
-         "    p[np.arange(n), y] -= 1\n"
-         "    return loss, (x.T @ p / n).T, p.sum(axis=0) / n",
-         "transposed")],
+         _LINEAR_SOFTMAX.format(returns="(x.T @ p / n).T, p.sum(axis=0) / n"), "transposed")],
     "permute_first_layer": [
         ("the inverse permutation",
          "def permute_first_layer(W1, perm):\n    return W1[np.argsort(perm)]",

@@ -20,7 +20,7 @@ import functools
 import importlib
 import sys
 import types
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,11 +79,6 @@ def exercise(chapter: int, title: str, points: int, minutes: int, teaches: str, 
         run.exercise = info
         return run
     return register
-
-
-def summary() -> list[dict]:
-    """Every exercise as a dict (name, chapter, title, ...), in the order of the book."""
-    return [asdict(e) for e in sorted(EXERCISES.values(), key=lambda e: e.chapter)]
 
 
 # -- the student's own work ------------------------------------------------------------

@@ -7,7 +7,7 @@ Each chapter's checks are in ``checks_ch1`` ... ``checks_ch4``; :data:`EXERCISES
 them all, with their chapter, points, minutes and the functions that answer them.
 """
 
-from .base import EXERCISES, CheckFailed, summary
+from .base import EXERCISES, CheckFailed
 from .checks_ch1 import channel_means, grayscale, standardization, stratified_split
 from .checks_ch2 import (adam_update, affine_layer, batchnorm_layer, dropout_layer,
                          momentum_update, relu_layer, softmax_loss)
@@ -15,7 +15,7 @@ from .checks_ch3 import (confusion_matrix, cosine_schedule, early_stopping, line
                          most_confused)
 from .checks_ch4 import keras_batchnorm, keras_he_init, keras_l2, keras_twin, permute_first_layer
 
-__all__ = ["EXERCISES", "CheckFailed", "summary", "channel_means", "grayscale",
+__all__ = ["EXERCISES", "CheckFailed", "channel_means", "grayscale",
            "standardization", "stratified_split", "relu_layer", "affine_layer", "softmax_loss",
            "dropout_layer", "momentum_update", "adam_update", "batchnorm_layer",
            "cosine_schedule", "confusion_matrix", "most_confused", "early_stopping",

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,9 @@ def bubblewrap_works() -> bool:
     user namespaces, or root)."""
     if shutil.which("bwrap") is None:
         return False
-    probe = Path(os.getcwd())
-    result = subprocess.run([*bwrap_prefix(probe), sys.executable, "-c", "pass"],
-                            capture_output=True, timeout=60)
+    with tempfile.TemporaryDirectory() as probe:
+        result = subprocess.run([*bwrap_prefix(Path(probe)), sys.executable, "-c", "pass"],
+                                capture_output=True, timeout=60)
     return result.returncode == 0
 
 
