@@ -25,16 +25,23 @@ help:
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
 	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
 	@echo "make lab        JupyterLab on the notebooks"
-	@echo "make student    the student edition: student/*.ipynb, every solution replaced by a stub"
+	@echo "make student    the student edition: student/*.ipynb, without the answers"
 	@echo "make grade SUBMISSIONS=folder"
-	@echo "                run the exercise checks on every notebook in folder: scores.csv"
+	@echo "                grade every notebook in folder, each in a sandbox: scores.csv"
 	@echo "make clean      remove build outputs; make clean-all also removes .venv and data caches"
 
 venv: $(INSTALLED)
 
+# nbgrader installs its JupyterLab extensions (a "Nbgrader" menu, a "Create Assignment"
+# panel): they are switched off here, so that `make lab` shows students none of them.
+# A teacher grades with `make grade`; nbgrader's own tools come back with
+# `jupyter labextension enable @jupyter/nbgrader`.
+TEACHER_EXTENSIONS := @jupyter/nbgrader
+
 $(INSTALLED): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix $(TEACHER_EXTENSIONS)
 	@touch $@
 
 # Says which data it uses, trains (or reloads) every model, builds the book, and
@@ -44,6 +51,7 @@ book: $(INSTALLED)
 
 test: $(INSTALLED)
 	@command -v chromium >/dev/null || echo "NOTE: no chromium here: the JupyterLab browser test is skipped (apt-get install chromium runs it; .ci/run does)"
+	@command -v bwrap >/dev/null || echo "NOTE: no bubblewrap here: the grader's sandbox tests are skipped (apt-get install bubblewrap runs them; .ci/run does)"
 	$(PY) -m pytest -rs tests
 	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
@@ -60,11 +68,11 @@ lab: $(INSTALLED)
 
 student: $(INSTALLED)
 	rm -rf student
-	$(PY) -m cifar_mlp.student --out student
+	$(PY) -m cifar_mlp.teaching.student --out student
 
 grade: $(INSTALLED)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
-	$(PY) -m cifar_mlp.grade "$(SUBMISSIONS)" --out scores.csv
+	$(PY) -m cifar_mlp.teaching.grade "$(SUBMISSIONS)" --out scores.csv
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

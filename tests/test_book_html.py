@@ -147,25 +147,31 @@ def test_a_repository_url_brings_the_repository_and_launch_buttons(tmp_path):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_exercises_show_with_their_solutions_folded_in_dropdowns(book, chapter):
+def test_exercises_show_with_their_solutions_and_model_answers_folded(book, chapter):
+    from cifar_mlp.teaching.checks import EXERCISES
+
     html_dir, _ = book
     html = page(html_dir, f"notebooks/{chapter}")
-    exercises = html.count('class="exercise admonition"')
-    assert exercises >= 4
-    assert html.count('class="solution dropdown admonition"') == exercises
-    # the solution's code is inside its dropdown, the check after it
-    solution = html.split('class="solution dropdown admonition"')[1]
-    assert "BEGIN SOLUTION" in solution.split("</section>")[0]
-    assert "{exercise-start}" not in html and "{solution-end}" not in html
+    exercises = [e for e in EXERCISES.values() if e.chapter == int(chapter[:2])]
+    assert html.count("Exercise: ") >= len(exercises) >= 4
+    # each solution's code is folded in a dropdown (its cell's hide-input), the check after it
+    folded = html.split("tag_hide-input")[1:]
+    assert len(folded) == len(exercises)
+    assert all("BEGIN SOLUTION" in part.split("</details>")[0] for part in folded)
+    assert 2 <= html.count("<summary>Model answer and rubric</summary>") <= 3
+    assert ":::{" not in html and "{exercise-start}" not in html
 
 
 def test_the_teachers_page_lists_every_exercise(book):
     from html import unescape
 
-    from cifar_mlp.exercises import EXERCISES
+    from cifar_mlp.teaching.checks import EXERCISES
 
     html_dir, _ = book
     teachers = unescape(page(html_dir, "book/teachers")).replace("\u2019", "'")
     for exercise in EXERCISES.values():
         assert exercise.title in teachers
     assert "scores.csv" in teachers and "YOUR CODE HERE" in teachers
+    assert "bubblewrap" in teachers and "container" in teachers
+    assert teachers.count("Model answer and rubric") >= 8  # every chapter's questions, folded
+    assert "Session 6" in teachers

@@ -15,7 +15,7 @@ from myst_nb.core.read import read_myst_markdown_notebook
 
 from cifar_mlp.book_runs import BASELINE, book_runs
 from cifar_mlp.profiles import PROFILES
-from cifar_mlp.grade import execute_in_kernel
+from kernels import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINING_CHAPTERS = ("03_train_eval.ipynb", "04_keras_benchmark.ipynb")

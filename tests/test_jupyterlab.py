@@ -155,3 +155,29 @@ def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
             time.sleep(0.5)  # the output is redrawn by the kernel
         assert image.get_attribute("src") != before, "the slider moved but the figure did not change"
         assert explorer.locator(".widget-readout").first.inner_text().strip() == "1"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_exercises_render_without_markup_with_solutions_and_answers_folded(browser, lab, name):
+    notebook = json.loads((REPO / "notebooks" / name).read_text())
+    solutions = sum(1 for cell in notebook["cells"]
+                    if cell["metadata"].get("nbgrader", {}).get("solution"))
+    questions = sum(1 for cell in notebook["cells"] if "question" in cell["metadata"].get("tags", []))
+    with open_notebook(browser, lab, name) as page:
+        page.wait_for_selector("h2:has-text('Exercises')", timeout=60_000)
+        text = page.inner_text(".jp-Notebook")
+        assert ":::{" not in text, "exercise markup shown raw"
+        assert text.count("Exercise: ") >= solutions >= 4
+        assert "BEGIN SOLUTION" not in text, "a solution is unfolded"
+        assert page.locator(".jp-Cell .jp-InputPlaceholder").count() >= solutions
+        summaries = page.locator("details > summary", has_text="Model answer and rubric")
+        assert summaries.count() == questions >= 2
+        assert "Rubric:" not in text, "a model answer is unfolded"
+
+
+def test_the_students_jupyterlab_has_no_grading_menus(browser, lab):
+    with open_notebook(browser, lab, "01_data.ipynb") as page:
+        page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=60_000)
+        menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+        assert "File" in menus and not any("grader" in m.lower() for m in menus)
+        assert "Create Assignment" not in page.inner_text("body")

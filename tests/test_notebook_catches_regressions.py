@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError
 
-from cifar_mlp.grade import execute_in_kernel
+from kernels import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "02_mlp_math.ipynb"

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cifar_mlp.grade import execute_in_kernel
+from kernels import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

@@ -1,0 +1,404 @@
+"""Chapter 2's exercises: every layer's forward and backward pass, and both optimizers."""
+
+import math
+
+import numpy as np
+
+from .. import layers as ref
+from ..gradcheck import numerical_gradient, numerical_gradient_array
+from ..optim import SGD, Adam
+from .base import (_array, _away_from, _classes, _close, _compare, _fail, _gradient, _shape,
+                   _sizes, _unchanged, _unpack, exercise, fresh_rng)
+
+
+@exercise(2, "ReLU layer", points=2, minutes=5,
+          teaches="an elementwise layer and its gradient mask; what a cache is for",
+          answers=("cifar_mlp.layers.relu_forward", "cifar_mlp.layers.relu_backward"))
+def relu_layer(relu_forward, relu_backward):
+    rng = fresh_rng()
+    shape = _sizes(rng, (3, 9), (4, 12))
+    x = rng.standard_normal(shape)
+    x[np.abs(x) < 0.05] = 0.1  # away from the kink
+    dout = rng.standard_normal(shape)
+    before = x.copy()
+    out, cache = _unpack(relu_forward(x), 2, "relu_forward")
+    _unchanged([before], [x], "the input x")
+    _compare(out, np.maximum(x, 0), "relu_forward's output", slips=[
+        ("returned the mask (x > 0) instead of max(x, 0)", (x > 0).astype(float)),
+        ("returned |x|: negative inputs must become 0", np.abs(x))])
+    dx = relu_backward(dout.copy(), cache)
+    numeric = numerical_gradient_array(lambda: relu_forward(x.copy())[0], x, dout)
+    _gradient(dx, numeric, "relu_backward's dx", slips=[
+        ("forgot the ReLU mask: the gradient must be zero where the unit was off (x <= 0)", dout),
+        ("returned the mask alone: multiply dout by it", (x > 0).astype(float)),
+        ("masked by the sign of dout instead of the sign of the layer's input",
+         dout * (dout > 0))])
+
+
+@exercise(2, "Affine layer", points=4, minutes=15,
+          teaches="the matrix calculus of y = xW + b, and shapes as a check on it",
+          answers=("cifar_mlp.layers.affine_forward", "cifar_mlp.layers.affine_backward"))
+def affine_layer(affine_forward, affine_backward):
+    rng = fresh_rng()
+    n, d, h = _sizes(rng, (3, 8), (4, 12), (3, 10))
+    x, w, b = rng.standard_normal((n, d)), rng.standard_normal((d, h)), rng.standard_normal(h)
+    dout = rng.standard_normal((n, h))
+    out, cache = _unpack(affine_forward(x.copy(), w.copy(), b.copy()), 2, "affine_forward")
+    _compare(out, x @ w + b, "affine_forward's output", slips=[("the bias b is not added", x @ w)])
+    dx, dw, db = _unpack(affine_backward(dout.copy(), cache), 3, "affine_backward")
+    for name, yours, wrt, slips in (
+            ("dw", dw, w, [("divided by the batch size: the 1/N of the mean loss is already "
+                            "in dout", x.T @ dout / n)]),
+            ("db", db, b, [("divided by the batch size: db is the sum of dout over the batch "
+                            "(the 1/N of the mean loss is already in dout)", dout.mean(axis=0))]),
+            ("dx", dx, x, [])):
+        if name == "db" and np.shape(yours) == (n,):
+            _fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
+        numeric = numerical_gradient_array(lambda: affine_forward(x, w, b)[0], wrt, dout)
+        _gradient(yours, numeric, f"affine_backward's {name}", slips)
+
+
+def _softmax_slips(z, y):
+    n, rows = len(z), np.arange(len(z))
+    p = ref.softmax(z)
+    onehot = np.zeros_like(z)
+    onehot[rows, y] = 1
+    columns = ref.softmax(z.T).T
+    return p, [
+        ("missing division by the batch size N: the loss is a mean, so each row's gradient "
+         "is (p - onehot) / N", p - onehot),
+        ("forgot to subtract 1 at the true class: the gradient is (p - onehot) / N", p / n),
+        ("the sign is flipped: the gradient is (p - onehot) / N, not (onehot - p) / N",
+         (onehot - p) / n),
+        ("the softmax is taken over the wrong axis: each row (one example) must sum to 1",
+         (columns - onehot) / n)]
+
+
+@exercise(2, "Softmax and cross-entropy", points=4, minutes=15,
+          teaches="the loss every classifier minimizes, its remarkably simple gradient, and "
+                  "the log-sum-exp trick that keeps it finite",
+          answers=("cifar_mlp.layers.softmax_cross_entropy", "cifar_mlp.layers.log_softmax",
+                   "cifar_mlp.layers.softmax"))
+def softmax_loss(softmax_loss):
+    rng = fresh_rng()
+    n, c = int(rng.integers(4, 12)), _classes(rng)
+    z, y = rng.standard_normal((n, c)) * 2, rng.integers(0, c, n)
+    loss, dz = _unpack(softmax_loss(z.copy(), y.copy()), 2, "softmax_loss")
+    expected_loss, _ = ref.softmax_cross_entropy(z, y)
+    p, slips = _softmax_slips(z, y)
+    loss = _array(loss, "the loss")
+    if loss.shape != ():
+        _fail(f"the loss has shape {loss.shape}: it must be one number, the mean over the batch")
+    _compare(loss, expected_loss, "the loss", slips=[
+        ("summed over the batch: the loss is the mean over the N examples", expected_loss * n),
+        ("the log is missing: the loss is -log p[y]", -p[np.arange(n), y].mean())])
+    if np.shape(dz) != z.shape:
+        _fail(f"dlogits has shape {np.shape(dz)}, expected {z.shape} (here {c} classes: "
+              "count the classes from the logits' shape, not as ten)")
+    _gradient(dz, numerical_gradient(lambda: softmax_loss(z, y)[0], z), "dlogits", slips)
+    with np.errstate(all="ignore"):
+        big_loss, big_dz = _unpack(softmax_loss(np.array([[1000.0, 999.0, 998.0]]), np.array([1])),
+                                   2, "softmax_loss")
+    if not (np.all(np.isfinite(_array(big_loss, "the loss")))
+            and np.all(np.isfinite(_array(big_dz, "dlogits")))):
+        _fail("with logits near 1000 the loss or gradient is NaN or infinite: softmax "
+              "without max subtraction overflows (exp(1000) = inf); subtract each row's "
+              "maximum before exponentiating (the log-sum-exp trick)")
+    big = np.array([[1000.0, 0.0, -1000.0], [-500.0, 800.0, 20.0]])
+    with np.errstate(all="ignore"):
+        big_loss, _ = _unpack(softmax_loss(big, np.array([1, 1])), 2, "softmax_loss")
+    if not np.all(np.isfinite(_array(big_loss, "the loss"))):
+        _fail("for a confident wrong answer (logits 1000, 0, -1000, true class 1) the loss is "
+              "infinite: p underflows to 0 and log(0) = -inf; compute log p directly, "
+              "log p = z - max - log(sum(exp(z - max))), instead of log(softmax(z))")
+    _compare(big_loss, ref.softmax_cross_entropy(big, np.array([1, 1]))[0],
+             "the loss for logits of size 1000")
+
+
+def _dropout_rate(rng) -> float:
+    """A rate well away from 0.5, so that the rate and the keep probability differ."""
+    return float(rng.uniform(0.1, 0.35) if rng.random() < 0.5 else rng.uniform(0.65, 0.8))
+
+
+def _independent(kept: np.ndarray, keep: float) -> None:
+    """Each unit of each example must be dropped on its own draw: the spread of the kept
+    counts per example and per unit is what independent draws give (binomial)."""
+    n, d = kept.shape
+    if np.all(kept == kept[0]):
+        _fail("every example of the batch drops the same units (one mask shared by the whole "
+              "batch): draw one random number per element, rng.random(x.shape)")
+    if np.all(kept == kept[:, :1]):
+        _fail("each example is dropped or kept whole (one random number per row): draw one "
+              "random number per element, rng.random(x.shape)")
+    for axis, what, count in ((1, "example", d), (0, "unit", n)):
+        spread = kept.sum(axis=axis).var() / (count * keep * (1 - keep))
+        if spread > 2.0:
+            _fail(f"the units are not dropped independently: the number kept per {what} varies "
+                  f"{spread:.1f} times as much as independent draws would make it vary")
+        if spread < 0.4:
+            _fail(f"the mask is too regular to be random: the number kept per {what} varies "
+                  f"{spread:.2f} times as much as independent draws would (a fixed pattern?)")
+
+
+@exercise(2, "Dropout layer", points=3, minutes=10,
+          teaches="inverted dropout: independent random masks, the 1/(1 - rate) scaling, the "
+                  "same mask in the backward pass, and the identity at inference",
+          answers=("cifar_mlp.layers.dropout_forward", "cifar_mlp.layers.dropout_backward"))
+def dropout_layer(dropout_forward, dropout_backward):
+    rng = fresh_rng()
+    rate = _dropout_rate(rng)
+    keep = 1 - rate
+    shape = (int(rng.integers(300, 500)), int(rng.integers(200, 300)))
+    x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)  # no zeros
+    seed = int(rng.integers(2**31))
+    before = x.copy()
+    out, mask = _unpack(dropout_forward(x, rate, True, np.random.default_rng(seed)), 2,
+                        "dropout_forward")
+    _unchanged([before], [x], "the input x")
+    out = _shape(out, shape, "dropout_forward's output")
+    kept = out != 0
+    _independent(kept, keep)
+    fraction, tolerance = float(kept.mean()), 6 * math.sqrt(rate * keep / x.size)
+    if abs(fraction - rate) < tolerance:
+        _fail(f"{1 - fraction:.1%} of the units were dropped with rate {rate:.2f}: the rate is "
+              "the probability of dropping a unit; keep each with probability 1 - rate")
+    if abs(fraction - keep) > tolerance:
+        _fail(f"{1 - fraction:.1%} of the units were dropped, expected about {rate:.1%} "
+              f"(rate={rate:.2f})")
+    scale = out[kept] / x[kept]
+    for hint, value in (
+            ("not scaled by 1/keep = 1/(1 - rate) (inverted dropout): without it the expected "
+             "output is (1 - rate) * x, smaller than the input, and inference (no dropout) "
+             "would see other scales than training", 1.0),
+            ("scaled by 1/rate instead of 1/(1 - rate)", 1 / rate),
+            ("multiplied by the keep probability 1 - rate: divide by it instead", keep)):
+        if np.allclose(scale, value):
+            _fail(f"the kept units are {hint}")
+    _compare(scale, np.full(scale.shape, 1 / keep),
+             "the kept units' scale (out / x; 1/(1 - rate) keeps the expected output equal to x)")
+
+    dout = rng.standard_normal(shape)
+    dx = _array(dropout_backward(dout.copy(), mask), "dropout_backward's dx")
+    if dx.shape == shape and not np.array_equal(dx != 0, kept) and not _close(dx, dout):
+        _fail("dropout_backward's dx is not zero exactly where the forward pass dropped units: "
+              "the backward pass must use the mask the forward pass returned, not a new one")
+    _compare(dx, dout * kept / keep, "dropout_backward's dx", slips=[
+        ("the backward pass ignores the mask: dx = dout * mask", dout),
+        ("the backward pass is not scaled by 1/(1 - rate) like the forward pass", dout * kept)])
+
+    small = x[:20, :30]
+    first, second, third = (np.asarray(dropout_forward(small, rate, True,
+                                                       np.random.default_rng(s))[0])
+                            for s in (seed, seed, seed + 1))
+    if not np.array_equal(first, second):
+        _fail("two calls with identically seeded generators gave different masks: draw the "
+              "mask from the rng argument (rng.random(x.shape)), not from np.random")
+    if np.array_equal(first, third):
+        _fail("generators with different seeds gave the same mask: draw the mask from the rng "
+              "argument, not from a generator of your own")
+    for training, rate_used, what in ((False, rate, "with training=False (inference)"),
+                                      (True, 0.0, "with rate=0")):
+        same, _ = _unpack(dropout_forward(x * 2.5, rate_used, training,
+                                          np.random.default_rng(seed)), 2, "dropout_forward")
+        if not _close(same, x * 2.5):
+            _fail(f"dropout changes its input {what}: it must return x unchanged")
+
+
+def _descent(update, settings: dict, rng_seed: int, steps: int = 4):
+    """Run an update formula for a few steps from one random start: the weights after each."""
+    rng = np.random.default_rng(rng_seed)
+    shape = (int(rng.integers(2, 5)), int(rng.integers(3, 6)))
+    w, state, trajectory = rng.standard_normal(shape), None, []
+    for t in range(1, steps + 1):
+        g = np.sign(rng.standard_normal(shape)) * rng.uniform(0.5, 2.0, shape)
+        w, state = update(w, g, state, t, **settings)
+        trajectory.append(np.array(w, dtype=np.float64))
+    return trajectory
+
+
+def _trajectories(mine, expected, label, slips, atol=1e-9):
+    """Weights after each step against the expected ones; a slip is named when its whole
+    trajectory matches (one step alone can match several slips)."""
+    if all(_close(a, b, 1e-6, atol) for a, b in zip(mine, expected)):
+        return
+    for hint, wrong in slips:
+        if all(_close(a, b, 1e-6, atol) for a, b in zip(mine, wrong)):
+            _fail(f"{label}: {hint}")
+    step = next(i for i, (a, b) in enumerate(zip(mine, expected), 1)
+                if not _close(a, b, 1e-6, atol))
+    _compare(mine[step - 1], expected[step - 1], f"the weights after {label} step {step}",
+             atol=atol)
+
+
+def _momentum_variant(kind: str):
+    def update(w, g, v, t, lr, momentum, nesterov):
+        v = np.zeros_like(w) if v is None else v
+        if kind == "sign":  # velocity accumulates +lr*g and is added: uphill
+            v = momentum * v + lr * g
+            return w + (momentum * v + lr * g if nesterov else v), v
+        if kind == "plain":
+            return w - lr * g, v
+        if kind == "old":
+            w = w + v
+            return w, momentum * v - lr * g
+        if kind == "no_nesterov":
+            v = momentum * v - lr * g
+            return w + v, v
+        if kind == "decay_sign":
+            v = -momentum * v - lr * g
+            return w + (momentum * v - lr * g if nesterov else v), v
+        w, v = w.copy(), v.copy()
+        SGD(lr, momentum, nesterov).update(w, g, v)
+        return w, v
+    return update
+
+
+@exercise(2, "Momentum and Nesterov updates", points=3, minutes=10,
+          teaches="how a velocity accumulates past gradients, and the signs that make it go downhill",
+          answers=("cifar_mlp.optim.SGD", "cifar_mlp.fast.FastSGD"))
+def momentum_update(sgd_momentum):
+    rng = fresh_rng()
+    lr, momentum = float(rng.uniform(0.01, 0.3)), _away_from(rng, 0.5, 0.97, 0.9, 0.02)
+    start = int(rng.integers(2**31))
+    for nesterov in (False, True):
+        settings = dict(lr=lr, momentum=momentum, nesterov=nesterov)
+
+        def yours(w, g, v, t, lr, momentum, nesterov):
+            v = np.zeros_like(w) if v is None else v
+            return _unpack(sgd_momentum(np.array(w), np.array(g), np.array(v), lr, momentum,
+                                        nesterov), 2, "sgd_momentum")
+
+        def run(kind, **changed):
+            return _descent(_momentum_variant(kind), {**settings, **changed}, start)
+
+        slips = [("momentum sign error: the step goes up the gradient; with v = momentum*v - "
+                  "lr*g the update is w + v", run("sign")),
+                 ("no momentum: the velocity never enters the update", run("plain")),
+                 ("w moved by the old velocity: update v first, then w", run("old")),
+                 ("the velocity's decay has the wrong sign: v = momentum * v - lr * g",
+                  run("decay_sign")),
+                 (f"the momentum argument ({momentum:.3f}) is not used: 0.9 is written in the "
+                  "code?", run("reference", momentum=0.9))]
+        if nesterov:
+            slips.append(("nesterov=True gives plain momentum: the look-ahead step is "
+                          "w + momentum * v - lr * g (with the new v)", run("no_nesterov")))
+        _trajectories(_descent(yours, settings, start), run("reference"),
+                      "Nesterov" if nesterov else "momentum", slips)
+
+
+def _adam_variant(kind: str):
+    def update(w, g, state, t, lr, beta1, beta2, eps):
+        m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * (np.abs(g) if kind == "abs" else g * g)
+        m_hat = m if kind in ("none", "only_v") else m / (1 - beta1 ** t)
+        v_hat = v if kind in ("none", "only_m") else v / (1 - beta2 ** t)
+        if kind == "no_sqrt":
+            return w - lr * m_hat / (v_hat + eps), (m, v)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps), (m, v)
+    return update
+
+
+def _adam_reference(w, g, state, t, lr, beta1, beta2, eps):
+    m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+    w, m, v = w.copy(), m.copy(), v.copy()
+    adam = Adam(lr, beta1, beta2, eps)
+    adam.t = t
+    adam.update(w, g, m, v)
+    return w, (m, v)
+
+
+@exercise(2, "Adam update", points=4, minutes=15,
+          teaches="per-parameter step sizes from running moments, and why they need bias correction",
+          answers=("cifar_mlp.optim.Adam", "cifar_mlp.fast.FastAdam"))
+def adam_update(adam_update):
+    rng = fresh_rng()
+    settings = dict(lr=float(rng.uniform(1e-3, 1e-2)),
+                    beta1=_away_from(rng, 0.7, 0.95, 0.9, 0.02),
+                    beta2=_away_from(rng, 0.95, 0.9995, 0.999, 0.0003), eps=1e-7)
+    start = int(rng.integers(2**31))
+
+    def yours(w, g, state, t, **kw):
+        m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+        w, m, v = _unpack(adam_update(np.array(w), np.array(g), np.array(m), np.array(v), t,
+                                      **kw), 3, "adam_update")
+        return w, (m, v)
+
+    mine = _descent(yours, settings, start)
+    for step, a in enumerate(mine, 1):
+        if not np.all(np.isfinite(a)):
+            _fail(f"step {step} gives NaN or infinite weights: a square root of a negative "
+                  "number (v must average the squared gradient g*g, which is never negative) "
+                  "or a division by zero (t counts steps from 1: with t = 0, 1 - beta**t is 0)")
+    slips = [("Adam without bias correction: divide m by (1 - beta1**t) and v by "
+              "(1 - beta2**t); without it the early steps are too large, not too small: at "
+              "t = 1, m / sqrt(v) = (1 - beta1) g / (sqrt(1 - beta2) |g|), about 3.2 times "
+              "the corrected step for the usual betas", "none"),
+             ("only m is bias-corrected: v needs its correction (1 - beta2**t) too", "only_m"),
+             ("only v is bias-corrected: m needs its correction (1 - beta1**t) too", "only_v"),
+             ("v must average the squared gradient g*g", "abs"),
+             ("divided by v instead of sqrt(v)", "no_sqrt")]
+    slips = [(hint, _descent(_adam_variant(kind), settings, start)) for hint, kind in slips]
+    defaults = {**settings, "beta1": 0.9, "beta2": 0.999}
+    slips.append((f"the beta arguments ({settings['beta1']:.3f}, {settings['beta2']:.4f}) are "
+                  "not used: 0.9 and 0.999 are written in the code?",
+                  _descent(_adam_reference, defaults, start)))
+    _trajectories(mine, _descent(_adam_reference, settings, start), "Adam", slips, atol=1e-8)
+
+
+@exercise(2, "Batch normalization layer", points=6, minutes=30,
+          teaches="the hardest backward pass of the chapter: every output depends on every "
+                  "input of the batch through its mean and variance",
+          answers=("cifar_mlp.layers.batchnorm_forward", "cifar_mlp.layers.batchnorm_backward",
+                   "cifar_mlp.model.MLP.normalize"))
+def batchnorm_layer(batchnorm_forward, batchnorm_backward):
+    rng = fresh_rng()
+    n, d = _sizes(rng, (6, 16), (3, 8))
+    x = rng.standard_normal((n, d)) * rng.uniform(0.05, 3, d) + rng.uniform(-2, 2, d)
+    gamma, beta = rng.standard_normal(d), rng.standard_normal(d)
+    dout, eps = rng.standard_normal((n, d)), float(10 ** rng.uniform(-2.5, -0.5))
+    before = x.copy()
+    out, cache = _unpack(batchnorm_forward(x, gamma.copy(), beta.copy(), eps), 2,
+                         "batchnorm_forward")
+    _unchanged([before], [x], "the input x")
+    centered = x - x.mean(axis=0)
+    var = centered.var(axis=0)
+    x_hat = centered / np.sqrt(var + eps)
+    rows = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    _compare(out, gamma * x_hat + beta, "batchnorm_forward's output", slips=[
+        (f"the eps argument ({eps:.2g}) is not used: 1e-3 is written in the code?",
+         gamma * centered / np.sqrt(var + 1e-3) + beta),
+        ("wrong variance: divide by N (the biased variance, np.var's default), not N - 1",
+         gamma * centered / np.sqrt(x.var(axis=0, ddof=1) + eps) + beta),
+        ("eps added outside the square root: use sqrt(var + eps)",
+         gamma * centered / (np.sqrt(var) + eps) + beta),
+        ("normalized with the variance where the standard deviation belongs: "
+         "x_hat = (x - mean) / sqrt(var + eps)", gamma * centered / (var + eps) + beta),
+        ("normalized over the wrong axis: the mean and variance are per feature, over the "
+         "batch (axis 0)", gamma * rows + beta),
+        ("gamma and beta are swapped: out = gamma * x_hat + beta", beta * x_hat + gamma),
+        ("the mean is not subtracted", gamma * x / np.sqrt(var + eps) + beta)])
+    dx, dgamma, dbeta = _unpack(batchnorm_backward(dout.copy(), cache), 3, "batchnorm_backward")
+    scale = gamma / np.sqrt(var + eps)
+    mean_dout, mean_dx_hat = dout.mean(axis=0), (dout * x_hat).mean(axis=0)
+
+    def forward():
+        return batchnorm_forward(x, gamma, beta, eps)[0]
+
+    _gradient(dbeta, numerical_gradient_array(forward, beta, dout), "dbeta", [
+        ("divided by the batch size: dbeta is the sum of dout over the batch", mean_dout)])
+    _gradient(dgamma, numerical_gradient_array(forward, gamma, dout), "dgamma", [
+        ("dgamma is sum(dout * x_hat), with the normalized input x_hat", (dout * x).sum(axis=0)),
+        ("dgamma is sum(dout * x_hat), not sum(dout)", dout.sum(axis=0)),
+        ("divided by the batch size: dgamma is a sum over the batch", mean_dx_hat)])
+    _gradient(dx, numerical_gradient_array(forward, x, dout), "dx", [
+        ("the batch mean and variance are treated as constants (dx = gamma * dout / sigma): "
+         "every output depends on every input of the batch through them", scale * dout),
+        ("forgot the mean term: subtract mean(dout), the gradient through the batch mean",
+         scale * (dout - x_hat * mean_dx_hat)),
+        ("forgot the variance term: subtract x_hat * mean(dout * x_hat), the gradient "
+         "through the batch variance", scale * (dout - mean_dout)),
+        ("forgot gamma: dx = gamma / sigma * (...)", scale / gamma * (
+            dout - mean_dout - x_hat * mean_dx_hat)),
+        ("the variance term has the wrong sign",
+         scale * (dout - mean_dout + x_hat * mean_dx_hat))])

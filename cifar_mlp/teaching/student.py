@@ -1,0 +1,210 @@
+"""The student edition: the chapter notebooks without the answers.
+
+    python -m cifar_mlp.teaching.student                    # make student: student/*.ipynb
+    python -m cifar_mlp.teaching.student --exercises-only   # only each chapter's Exercises section
+
+Made from the same notebooks the book is built from, never from a copy kept by hand:
+
+* in each answer cell the region between ``### BEGIN SOLUTION`` and ``### END
+  SOLUTION`` becomes ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (nbgrader's
+  ClearSolutions preprocessor, run without a course or database), and the cell is
+  unfolded;
+* a cell that shows the package's code of a function an exercise of the chapter asks
+  for (``show_source(...)``) becomes a line naming the exercise;
+* a question's model answer becomes a place for the student's own;
+* the prose cells (a paragraph computed by the cell, ``prose(...)``) keep the text of
+  the book's run, marked as such until the student runs them again; every other
+  output and execution count is cleared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+import nbformat
+
+from ..provenance import STAMP_KEY
+from .checks import EXERCISES
+
+EXERCISE_TAG = "exercise"  # every cell of a chapter's Exercises section carries it
+ANSWER_TAG = "answer"  # a question's model answer
+STUDENT_TAG = "student-edition"  # cells the student edition writes
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB_LINE = "raise NotImplementedError()"
+
+NOTE = """\
+**Student edition.** Write your code where a cell says `# YOUR CODE HERE` (delete the
+`raise NotImplementedError()` line under it), then run the check under the exercise:
+it prints a line starting with ✓ when your code is right, and otherwise says what is
+wrong. Only the code of those answer cells is graded."""
+YOUR_ANSWER = "**Your answer:** *(write it here, in a few sentences)*"
+
+
+def book_run_mark(notebook) -> str:
+    """The line that marks a paragraph as computed in the book's run, not the student's."""
+    stamp = notebook.metadata.get(STAMP_KEY, {})
+    run = f" ({stamp['data']} data, {stamp['executed']})" if {"data", "executed"} <= stamp.keys() else ""
+    return (f"*[From the book's run{run}: run the chapter's cells to compute this paragraph "
+            "on your own run.]*")
+
+
+def is_prose(cell) -> bool:
+    """A cell whose output is a paragraph of the chapter (it calls ``prose(...)``)."""
+    return cell.cell_type == "code" and cell.source.lstrip().startswith("prose(")
+
+
+def imported_names(notebook) -> dict:
+    """{name: dotted path} for every ``import`` and ``from ... import`` of the notebook."""
+    names = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+            elif isinstance(node, ast.Import):
+                names.update({a.asname or a.name: a.name for a in node.names})
+    return names
+
+
+def shown_sources(source: str, names: dict) -> list[str]:
+    """The dotted paths of what a cell's ``show_source(...)`` calls show."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    shown = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_source":
+            for argument in node.args:
+                dotted = ast.unparse(argument)
+                head, _, rest = dotted.partition(".")
+                shown.append(".".join(filter(None, [names.get(head, head), rest])))
+    return shown
+
+
+def exercise_revealed(cell, names: dict, exercises) -> str | None:
+    """The title of the exercise whose answer this cell shows, or None."""
+    for path in shown_sources(cell.source, names):
+        for e in exercises:
+            if path in e.answers:
+                return e.title
+    return None
+
+
+def chapter_exercises(notebook) -> list:
+    """The exercises whose checks the notebook holds."""
+    ids = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells}
+    return [e for e in EXERCISES.values() if e.name in ids]
+
+
+def clear_solutions(notebook):
+    """nbgrader's ClearSolutions on ``notebook`` (in place): every solution region becomes
+    the stub. Imported here, so that the rest of the package never needs nbgrader."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    ClearSolutions().preprocess(notebook, {})
+    return notebook
+
+
+def student_cell(cell, names: dict, exercises, mark: str):
+    """The student edition of one cell (changed in place, or a new cell)."""
+    tags = cell.metadata.get("tags", [])
+    title = exercise_revealed(cell, names, exercises) if cell.cell_type == "code" else None
+    if title:
+        new = nbformat.v4.new_markdown_cell(
+            f"*The book shows the package's code here: it is what the exercise **{title}** at "
+            "the end of this chapter asks you to write. Write it there first; the book has it.*")
+    elif ANSWER_TAG in tags:
+        new = nbformat.v4.new_markdown_cell(YOUR_ANSWER)
+    else:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.metadata.pop("jupyter", None)  # unfolded: the student writes here
+            cell.metadata["tags"] = [t for t in tags if t != "hide-input"]
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            cell.outputs = [marked(o, mark) for o in cell.outputs] if is_prose(cell) else []
+        return cell
+    new.id = cell.id
+    new.metadata["tags"] = [*tags, STUDENT_TAG]
+    return new
+
+
+def marked(output, mark: str):
+    """A prose cell's output with the book-run mark above its paragraph."""
+    if "text/markdown" in output.get("data", {}):
+        output.data["text/markdown"] = f"{mark}\n\n{output.data['text/markdown']}"
+    if output.output_type == "execute_result":
+        output.execution_count = None
+    return output
+
+
+def student_notebook(notebook, exercises_only: bool = False):
+    """The student edition of one chapter notebook (a new notebook; the input is not changed)."""
+    notebook = nbformat.from_dict(notebook)  # a deep copy
+    names, exercises, mark = imported_names(notebook), chapter_exercises(notebook), book_run_mark(notebook)
+    cells = [student_cell(c, names, exercises, mark) for c in notebook.cells
+             if not exercises_only or EXERCISE_TAG in c.metadata.get("tags", [])]
+    note = nbformat.v4.new_markdown_cell(
+        NOTE + ("" if exercises_only else " The exercises are in the section *Exercises* at the end."))
+    note.id = "student-edition-note"
+    note.metadata["tags"] = [STUDENT_TAG]
+    notebook.cells = [note, *cells]
+    clear_solutions(notebook)
+    notebook.metadata.pop(STAMP_KEY, None)
+    leftover = [c.source for c in notebook.cells if BEGIN in c.source or END in c.source]
+    if leftover:
+        raise RuntimeError(f"a solution survived in the student edition: {leftover[0][:200]}")
+    return notebook
+
+
+def solution_cells(notebook) -> list:
+    """The cells nbgrader treats as solutions (their metadata says so)."""
+    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def write_student_edition(notebooks, out: Path, exercises_only: bool = False) -> list[Path]:
+    """Write the student edition of each notebook into ``out``; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, notebooks):
+        notebook = student_notebook(nbformat.read(path, as_version=4), exercises_only)
+        if not solution_cells(notebook):
+            continue  # a notebook without exercises has no student edition
+        target = out / path.name
+        nbformat.write(notebook, target)
+        written.append(target)
+    return written
+
+
+def main(argv=None) -> int:
+    from ..profiles import project_root
+
+    parser = argparse.ArgumentParser(prog="python -m cifar_mlp.teaching.student",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="chapter notebooks (default: notebooks/*.ipynb)")
+    parser.add_argument("--out", type=Path, default=Path("student"),
+                        help="the folder to write into (default: student)")
+    parser.add_argument("--exercises-only", action="store_true",
+                        help="keep only each chapter's Exercises section (self-contained, "
+                             "runs in seconds)")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted((project_root() / "notebooks").glob("*.ipynb"))
+    written = write_student_edition(notebooks, args.out, args.exercises_only)
+    for path in written:
+        notebook = nbformat.read(path, as_version=4)
+        print(f"{path}: {len(solution_cells(notebook))} exercises to solve")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The grader against planted submissions: honest ones, ones that try to fake a pass,
+one that loops forever and one that vandalizes files. Each is scored as it should be,
+the run ends in bounded time, and no file outside the submission's own folder changes."""
+
+import csv
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cifar_mlp.teaching import sandbox
+from cifar_mlp.teaching.checks import EXERCISES
+from cifar_mlp.teaching.grade import grade_folder, solution_id, table, write_csv
+from cifar_mlp.teaching.student import write_student_edition
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+CHAPTER_2 = REPO / "notebooks" / "02_mlp_math.ipynb"
+FULL = sum(e.points for e in EXERCISES.values() if e.chapter == 2)
+TIME_LIMIT = 25  # seconds per submission here; a chapter 2 submission takes about two
+
+needs_bubblewrap = pytest.mark.skipif(
+    not sandbox.bubblewrap_works(),
+    reason="bubblewrap cannot start a sandbox here (apt-get install bubblewrap; .ci/run does)")
+
+
+def planted(edits: dict, extra_cells=()):
+    """Chapter 2 with answer cells edited: {exercise: function(source) -> source}."""
+    notebook = nbformat.read(CHAPTER_2, as_version=4)
+    for cell in notebook.cells:
+        if solution_id(cell) in edits:
+            cell.source = edits[solution_id(cell)](cell.source)
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "print('✓ all checks passed')"  # an edited check: never run
+    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
+    return notebook
+
+
+def prepend(code):
+    return lambda source: f"{code}\n\n{source}"
+
+
+def append(code):
+    return lambda source: f"{source}\n\n{code}"
+
+
+def replace(old, new):
+    return lambda source: source.replace(old, new)
+
+
+WRONG_RELU = replace("return dout * (out > 0)", "return dout")
+
+REDEFINE_CHECK = """\
+class AlwaysPasses:
+    def __getattr__(self, name):
+        return lambda *functions: print("✓ all checks passed")
+
+
+check = AlwaysPasses()"""
+
+PATCH_CHECKS = """\
+import cifar_mlp.teaching.base as base
+import cifar_mlp.teaching.checks as checks
+
+checks.relu_layer = lambda *functions: None
+base._gradient = lambda *args, **kwargs: None"""
+
+DELEGATE = """\
+from cifar_mlp import layers
+
+
+def relu_forward(x):
+    return layers.relu_forward(x)
+
+
+def relu_backward(dout, cache):
+    return layers.relu_backward(dout, cache)"""
+
+
+def vandal(targets: list[Path]) -> str:
+    """An answer cell's code that tries to overwrite ``targets`` and every notebook it
+    can find from its working directory up, and to reach the network."""
+    return f"""\
+import glob, os, socket
+for path in {[str(t) for t in targets]!r} + glob.glob("../**/*.ipynb", recursive=True) \\
+        + glob.glob("/tmp/**/*.ipynb", recursive=True):
+    try:
+        with open(path, "w") as f:
+            f.write("{{}}")
+    except OSError:
+        pass
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=2)
+except OSError:
+    pass"""
+
+
+def digests(*folders) -> dict:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded():
+    """Every planted submission graded: (scores by name, seconds, the files before, after).
+    The teacher's folder and the submissions lie outside /tmp (which the sandbox replaces
+    by its own), so that only the read-only file system protects them."""
+    root = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="cifar-mlp-grading-test-"))
+    try:
+        yield grade_planted(root)
+    finally:
+        shutil.rmtree(root)
+
+
+def grade_planted(root: Path):
+    teacher, folder = root / "teacher" / "notebooks", root / "submissions"
+    shutil.copytree(REPO / "notebooks", teacher)
+    (folder / "alice").mkdir(parents=True)
+    other = folder / "alice" / "02_mlp_math.ipynb"
+    submissions = {
+        "alice/02_mlp_math": planted({}),
+        "honest_wrong": planted({"affine_layer": replace("x.T @ dout", "dout.T @ x"),
+                                 "batchnorm_layer": replace("x.var(axis=0)", "x.var(axis=0, ddof=1)")},
+                                extra_cells=["def affine_forward(x, w, b):\n    return x @ w + b, (x, w)"]),
+        "redefines_check": planted({"relu_layer": lambda s: append(REDEFINE_CHECK)(WRONG_RELU(s))}),
+        "patches_checks": planted({"relu_layer": lambda s: append(PATCH_CHECKS)(WRONG_RELU(s))}),
+        "imports_package": planted({
+            "affine_layer": lambda _: "from cifar_mlp.layers import affine_forward, affine_backward",
+            "relu_layer": lambda _: DELEGATE}),
+        "loops_forever": planted({"dropout_layer": prepend("while True:\n    pass")}),
+        "vandal": planted({"relu_layer": prepend(vandal([*teacher.glob("*.ipynb"), other]))}),
+    }
+    for name, notebook in submissions.items():
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    before = digests(teacher, folder)
+    start = time.monotonic()
+    scores = {g.submission: g for g in grade_folder(folder, teacher, progress=lambda _: None,
+                                                    time_limit=TIME_LIMIT)}
+    return scores, time.monotonic() - start, before, digests(teacher, folder)
+
+
+def messages(graded_submission) -> dict:
+    return {r.exercise: r.message for r in graded_submission.results}
+
+
+@needs_bubblewrap
+def test_honest_submissions_are_scored_by_their_answers(graded, tmp_path):
+    scores, *_ = graded
+    right, wrong = scores["alice/02_mlp_math"], scores["honest_wrong"]
+    assert right.total == right.out_of == FULL
+    lost = EXERCISES["affine_layer"].points + EXERCISES["batchnorm_layer"].points
+    assert wrong.total == FULL - lost and wrong.out_of == FULL
+    assert "transposed" in messages(wrong)["affine_layer"]  # the extra cell changed nothing
+    assert "wrong variance" in messages(wrong)["batchnorm_layer"]
+    write_csv(list(scores.values()), tmp_path / "scores.csv")
+    rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "scores.csv").open())}
+    assert rows["honest_wrong"]["affine_layer"] == "0" and rows["honest_wrong"]["relu_layer"] == "2"
+    assert re.search(rf"honest_wrong\s+02_mlp_math\s+{FULL - lost} / {FULL}", table(list(scores.values())))
+
+
+@needs_bubblewrap
+def test_redefining_check_or_editing_check_cells_changes_nothing(graded):
+    scores, *_ = graded
+    submission = scores["redefines_check"]
+    assert submission.total == FULL - EXERCISES["relu_layer"].points
+    assert "forgot the ReLU mask" in messages(submission)["relu_layer"]
+
+
+@needs_bubblewrap
+def test_patching_the_checks_scores_zero_with_a_message(graded):
+    scores, *_ = graded
+    submission = scores["patches_checks"]
+    assert submission.total == 0
+    assert all("changed the teacher's code" in m for m in messages(submission).values())
+
+
+@needs_bubblewrap
+def test_the_packages_own_functions_score_zero_with_a_message(graded):
+    scores, *_ = graded
+    submission = scores["imports_package"]
+    found = messages(submission)
+    assert "the package's own cifar_mlp.layers.affine_forward" in found["affine_layer"]
+    assert "calls cifar_mlp.layers.relu_forward" in found["relu_layer"]
+    lost = EXERCISES["affine_layer"].points + EXERCISES["relu_layer"].points
+    assert submission.total == FULL - lost
+
+
+@needs_bubblewrap
+def test_a_submission_that_loops_scores_zero_and_the_run_goes_on(graded):
+    scores, seconds, *_ = graded
+    submission = scores["loops_forever"]
+    assert submission.total == 0 and submission.out_of == FULL
+    assert all("time limit" in m for m in messages(submission).values())
+    assert len(scores) == 7, "every submission after it was graded too"
+    assert seconds < TIME_LIMIT + 6 * 15, "bounded: the loop's limit and a few seconds each"
+
+
+@needs_bubblewrap
+def test_a_vandal_changes_no_file_of_the_teacher_or_of_another_submission(graded):
+    scores, _, before, after = graded
+    assert scores["vandal"].total == FULL  # its answers are right; its writes went nowhere
+    assert after == before
+
+
+@needs_bubblewrap
+def test_the_sandbox_has_no_network(tmp_path):
+    probe = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 80), timeout=3)\n"
+             "except OSError:\n    raise SystemExit(7)")
+    with (tmp_path / "out").open("w") as out:
+        finished = sandbox.run([sys.executable, "-c", probe], tmp_path, {}, out, time_limit=30)
+    assert finished.returncode == 7
+
+
+def test_the_sandbox_stops_a_loop_and_everything_it_started(tmp_path):
+    loop = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'while True: pass'])\nwhile True: pass"
+    start = time.monotonic()
+    with (tmp_path / "out").open("w") as out:
+        finished = sandbox.run([sys.executable, "-c", loop], tmp_path, {}, out, time_limit=3)
+    assert finished.timed_out and time.monotonic() - start < 10
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def test_the_student_edition_runs_and_fails_every_check_with_its_message(tmp_path):
+    write_student_edition(NOTEBOOKS, tmp_path / "student")
+    results = [r for g in grade_folder(tmp_path / "student", REPO / "notebooks",
+                                       progress=lambda _: None) for r in g.results]
+    assert sorted(r.exercise for r in results) == sorted(EXERCISES)
+    for r in results:
+        assert r.points == 0
+        assert "not written yet" in r.message and "NotImplementedError" in r.message, r.message
