@@ -91,11 +91,11 @@ RECIPES = {
         schedule="plateau", epochs=60, patience=6,
         description="The seed project's network on colour images (3072-1024-256-10)"),
     "best": Recipe(
-        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, augment_shift=2, lr=0.05,
-        schedule="cosine", epochs=35, patience=None, test_shift=2,
+        "best", mode="rgb", hidden=(1024, 1024, 512), batchnorm=True, augment_shift=2, l2=2.5e-4,
+        lr=0.05, schedule="cosine", epochs=35, patience=None, test_shift=2,
         description="Best from-scratch recipe: wider and deeper, BatchNorm, augmentation "
-                    "(flips and 2-pixel shifts), momentum with a cosine schedule, "
-                    "test-time augmentation"),
+                    "(flips and 2-pixel shifts), L2 weight decay, momentum with a cosine "
+                    "schedule, test-time augmentation"),
     # A baseline (chapter 3): a linear softmax classifier, the MLP with no hidden layer.
     "linear": Recipe(
         "linear", mode="rgb", hidden=(), lr=0.001, schedule="cosine", epochs=10, patience=None,
@@ -127,7 +127,7 @@ RECIPES = {
 # view: the row without test-time augmentation is the first row's models, scored on
 # one view, not a model of its own. Each row: (label, whether inputs are standardized,
 # changes).
-ABLATION_EPOCHS = 6
+ABLATION_EPOCHS = 4  # per model; every row trains one model per seed, so this sets its cost
 ABLATION_SEEDS = (0, 1, 2)
 SEED_HIDDEN = RECIPES["seed_rgb"].hidden
 ABLATION_ROWS = [
@@ -138,6 +138,7 @@ ABLATION_ROWS = [
     ("without BatchNorm", True, {"batchnorm": False}),
     ("without augmentation", True, {"augment_shift": None}),
     ("without the cosine schedule: constant learning rate", True, {"schedule": "constant"}),
+    ("without L2 weight decay", True, {"l2": 0.0}),
 ]
 WITHOUT_TEST_TIME_AUGMENTATION = "without test-time augmentation: one view, not two"
 

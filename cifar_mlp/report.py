@@ -229,13 +229,13 @@ def ablation_table(results: dict) -> str:
                    "parameters"], table)
 
 
-# The trials that train the best recipe itself with three seeds (scripts/recipe_trials.py):
-# how far apart two runs of one recipe end.
-SEED_TRIALS = ("chosen_35_again", "best_seed1", "best_seed2")
+# The trials that train one recipe (the chosen recipe of scripts/recipe_trials.py) with
+# three seeds: how far apart two runs of one recipe end.
+SEED_TRIALS = ("chosen_35_again", "chosen_seed1", "chosen_seed2")
 
 
 def trials_noise(trials: dict) -> dict:
-    """The spread of the best recipe's final validation accuracy over :data:`SEED_TRIALS`:
+    """The spread of the chosen recipe's final validation accuracy over :data:`SEED_TRIALS`:
     ``std`` (points) and ``noise`` (points), the size below which the difference between
     two single runs is within noise (:func:`noise` with one run on each side)."""
     accuracies = [trials[name]["final_val_accuracy"] * 100 for name in SEED_TRIALS]
