@@ -47,7 +47,9 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     monkeypatch.setattr(runs, "evaluate", counted_evaluate)
     recipe = replace(RECIPE, test_shift=2)
     first = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None, None]  # test and validation over every view, then one view
+    # Test and validation over every view, both on one view, then validation on the
+    # views of every smaller shift (the accuracy against the number of views).
+    assert calls == [2, 2, None, None, 0, 1]
     assert first["test_accuracy"] == evaluate(first["model"], gray.x_test, gray.y_test,
                                               view_shift=2)[1]
     assert first["views"] == 50
@@ -55,9 +57,11 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     assert first["val_accuracy_one_view"] == evaluate(first["model"], gray.x_val, gray.y_val)[1]
 
     again = run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None, None]  # reloaded, not scored again
+    assert calls == [2, 2, None, None, 0, 1]  # reloaded, not scored again
+    assert list(first["val_accuracy_by_views"]) == ["1", "2", "18", "50"]
+    assert first["val_accuracy_by_views"]["50"] == first["val_accuracy"]
     for field in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
-                  "test_accuracy_one_view", "val_accuracy_one_view"):
+                  "test_accuracy_one_view", "val_accuracy_one_view", "val_accuracy_by_views"):
         assert again[field] == first[field], field
 
     record_path = tmp_path / gray.source / "tiny.json"
@@ -65,7 +69,7 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     record["scoring"] = "scored by older code"
     record_path.write_text(json.dumps(record))
     run(recipe, gray, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
-    assert calls == [2, 2, None, None] * 2  # the scoring code changed: scored again
+    assert calls == [2, 2, None, None, 0, 1] * 2  # the scoring code changed: scored again
 
 
 def test_a_diverged_retrain_is_scored_and_not_given_the_saved_models_scores(gray, tmp_path):
