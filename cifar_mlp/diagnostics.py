@@ -71,8 +71,8 @@ def diagnosed_training(model, optimizer, batches, probe, steps: int, every: int 
     """Train ``model`` for ``steps`` steps of ``batches``; every ``every`` steps record the
     step's update ratios (:func:`update_ratios`) and the dead units on the images
     ``probe`` (:func:`dead_fractions`). Returns ``{"step": [...], "update_ratio": {W1:
-    [...], ...}, "dead": [[layer 1, layer 2, ...], ...], "loss": [...]}``."""
-    log = {"step": [], "update_ratio": {}, "dead": [], "loss": []}
+    [...], ...}, "dead": [[layer 1, layer 2, ...], ...], "loss": [...], "probe_images": n}``."""
+    log = {"step": [], "update_ratio": {}, "dead": [], "loss": [], "probe_images": len(probe)}
     for step, (x, y) in zip(range(steps), batches):
         measured = step % every == 0
         if measured:

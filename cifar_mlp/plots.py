@@ -279,7 +279,8 @@ def training_diagnostics(logs: dict) -> plt.Figure:
     ax_ratio.set(title="Update ratio |step| / |W| per weight matrix (gray: 1e-3)",
                  xlabel="training step", ylabel="update ratio (log scale)")
     ax_dead.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax_dead.set(title="Dead ReLU units (never active on 1,000 validation images)",
+    probe = next(iter(logs.values()))["probe_images"]
+    ax_dead.set(title=f"Dead ReLU units (never active on {probe:,} validation images)",
                 xlabel="training step", ylabel="share of the layer's units")
     for ax in (ax_ratio, ax_dead):
         ax.grid(alpha=0.3)

@@ -48,7 +48,7 @@ def headline_rows(results: dict) -> list:
             for name, label in HEADLINE if name in results]
 
 
-def _table(header: list, rows: list) -> str:
+def table(header: list, rows: list) -> str:
     """A Markdown table: the header, its separator and one line per row of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
@@ -81,8 +81,8 @@ def markdown_table(results: dict) -> str:
         if split not in splits:
             splits.append(split)
     if not rows:
-        return _table(header, [["(no results yet: run `make notebooks`)"] + [""] * 5])
-    return _table(header, rows) + "\n\nTrained and tested on the " + "; ".join(splits) + "."
+        return table(header, [["(no results yet: run `make notebooks`)"] + [""] * 5])
+    return table(header, rows) + "\n\nTrained and tested on the " + "; ".join(splits) + "."
 
 
 def execution_table(notebooks_dir: str | Path) -> str:
@@ -93,7 +93,7 @@ def execution_table(notebooks_dir: str | Path) -> str:
         rows.append([path.stem, stamp["data"], stamp["executed"], stamp["machine"],
                      f"{stamp['seconds'] / 60:.1f}"] if stamp else
                     [path.stem, "never executed by `make notebooks`", "", "", ""])
-    return _table(["notebook", "data", "executed", "machine", "minutes"], rows)
+    return table(["notebook", "data", "executed", "machine", "minutes"], rows)
 
 
 def training_table(results: dict, names=None) -> str:
@@ -108,7 +108,7 @@ def training_table(results: dict, names=None) -> str:
     rows = [[name, results[name].get("epochs", "–"), per_epoch(results[name]),
              f"{results[name]['training_seconds'] / 60:.1f}", results[name].get("machine", "")]
             for name in names]
-    return _table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
+    return table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
                   rows)
 
 
@@ -125,7 +125,7 @@ def framework_table(results: dict) -> str:
                      f"{ours['best_epoch']} / {theirs['best_epoch']}",
                      f"{ours['seconds_per_epoch']:.1f} / {theirs['seconds_per_epoch']:.1f}",
                      parameters])
-    return _table(["model", "test accuracy, NumPy / Keras", "difference (points)",
+    return table(["model", "test accuracy, NumPy / Keras", "difference (points)",
                    "best epoch, NumPy / Keras", "s/epoch, NumPy / Keras", "parameters"], rows)
 
 
@@ -150,7 +150,7 @@ def bench_table(bench: dict) -> str:
     measured = (f"Measured {bench['date'][:10]} on {bench['machine']['cpu']}, "
                 f"{bench['machine']['cores']} cores, NumPy {bench['machine']['numpy']}; "
                 f"other processes used {bench['contention']['others_cpu_share']:.1%} of the CPU.")
-    return measured + "\n\n" + _table(["measure", "result"], rows)
+    return measured + "\n\n" + table(["measure", "result"], rows)
 
 
 def pooled_std(groups) -> float:
@@ -224,7 +224,7 @@ def ablation_table(results: dict) -> str:
                       "" if i == 0 else row["verdict"],
                       f"{first['seconds_per_epoch']:.1f}", f"{first['parameters']:,}"])
     seeds = len(rows[0]["accuracies"]) if rows else 0
-    return _table(["model", f"validation accuracy, mean of {seeds} seeds", "range over the seeds",
+    return table(["model", f"validation accuracy, mean of {seeds} seeds", "range over the seeds",
                    "change from the first row (points) ± noise", "verdict", "s/epoch",
                    "parameters"], table)
 
@@ -253,7 +253,7 @@ def trials_table(trials: dict) -> str:
              f"{trial['flip_averaged_val_accuracy']:.1%}"
              if "flip_averaged_val_accuracy" in trial else "not measured"]
             for trial in trials.values()]
-    return _table(["what was tried", "validation accuracy, last epoch",
+    return table(["what was tried", "validation accuracy, last epoch",
                    "validation accuracy, best epoch",
                    "last epoch, averaged with mirror images"], rows)
 
