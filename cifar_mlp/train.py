@@ -37,8 +37,9 @@ def minibatches(x, y, batch_size: int, rng: np.random.Generator,
     The order is a new permutation of the rows, drawn from ``rng``; the last batch may
     be smaller. Each batch is gathered with ``x[idx]`` (only the batch is copied) and,
     when ``augment_shift`` is a number, flipped and shifted by up to that many pixels at
-    random (:func:`cifar_mlp.augment.augment`, drawing from the same ``rng``). NumPy training, the Keras twin, the parity check and
-    the benchmark all draw their batches here, so one seed gives them the same batches.
+    random (:func:`cifar_mlp.augment.augment`, drawing from the same ``rng``). NumPy
+    training, the Keras twin, the parity check and the benchmark all draw their batches
+    here, so one seed gives them the same batches.
     """
     order = rng.permutation(len(x))
     for start in range(0, len(x), batch_size):

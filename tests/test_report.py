@@ -1,7 +1,6 @@
 """The README's results table and the book's tables are generated from results/*.json."""
 
 import importlib.util
-import inspect
 import json
 import math
 from dataclasses import replace
