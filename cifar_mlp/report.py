@@ -215,10 +215,10 @@ def epoch_split_rows(split: dict) -> list:
 def ablation_table(results: dict) -> str:
     """Chapter 3's leave-one-out ablation (:func:`ablation_rows`): each row's mean validation
     accuracy over its seeds, their range, and its change from the first row, with the noise."""
-    rows, table = ablation_rows(results), []
+    rows, cells = ablation_rows(results), []
     for i, row in enumerate(rows):
         first = row["runs"][0]
-        table.append([row["label"], f"{row['mean']:.1%}",
+        cells.append([row["label"], f"{row['mean']:.1%}",
                       f"{min(row['accuracies']):.1%} to {max(row['accuracies']):.1%}",
                       "" if i == 0 else f"{row['change']:+.1f} ± {row['noise']:.1f}",
                       "" if i == 0 else row["verdict"],
@@ -226,7 +226,7 @@ def ablation_table(results: dict) -> str:
     seeds = len(rows[0]["accuracies"]) if rows else 0
     return table(["model", f"validation accuracy, mean of {seeds} seeds", "range over the seeds",
                    "change from the first row (points) ± noise", "verdict", "s/epoch",
-                   "parameters"], table)
+                   "parameters"], cells)
 
 
 # The trials that train one recipe (the chosen recipe of scripts/recipe_trials.py) with
