@@ -52,7 +52,7 @@ book: $(INSTALLED)
 test: $(INSTALLED)
 	@command -v chromium >/dev/null || echo "NOTE: no chromium here: the JupyterLab browser test is skipped (apt-get install chromium runs it; .ci/run does)"
 	@command -v bwrap >/dev/null || echo "NOTE: no bubblewrap here: the grader's sandbox tests are skipped (apt-get install bubblewrap runs them; .ci/run does)"
-	$(PY) -m pytest -rs --durations=15 tests
+	$(PY) -m pytest -rs -n 2 --dist loadfile --durations=15 tests
 	CIFAR_MLP_PROFILE=smoke $(PY) -m pytest --nbval-lax --durations=5 -p no:cacheprovider $(NOTEBOOKS)
 
 notebooks: $(INSTALLED)

@@ -254,7 +254,7 @@ def lr_range(lrs, losses, smoothed, chosen: float) -> plt.Figure:
     ax.axvline(chosen, color="black", linestyle="--", label=f"the recipe's learning rate, {chosen:g}")
     ax.set_xscale("log")
     ax.set(title="Learning-rate range test: one step per learning rate, rate growing",
-           xlabel="learning rate (log scale)", ylabel="training loss (cross-entropy)")
+           xlabel="learning rate (log scale)", ylabel="training loss (penalties included)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

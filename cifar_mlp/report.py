@@ -180,7 +180,8 @@ def ablation_rows(results: dict) -> list:
     then the row without test-time augmentation (the first row's models scored on one
     view), a dict with ``label``, ``accuracies`` (validation, one per seed), ``mean``,
     ``change`` (points from the first row's mean), ``noise`` (points; :func:`noise` with
-    the spread of the seeds pooled over the rows) and ``verdict``."""
+    the spread of the seeds pooled over the rows, or :func:`paired_noise` for the row
+    that scores the first row's own models) and ``verdict``."""
     rows = []
     for row, (label, _, _) in enumerate(ABLATION_ROWS):
         runs = [result for name, result in sorted(results.items())
@@ -188,17 +189,29 @@ def ablation_rows(results: dict) -> list:
         if runs:
             rows.append({"label": label, "accuracies": [r["val_accuracy"] for r in runs],
                          "runs": runs})
+    # The seeds' spread, pooled over the rows of independent runs.
+    std = pooled_std([row["accuracies"] for row in rows]) if any(
+        len(row["accuracies"]) > 1 for row in rows) else math.nan
     if rows and rows[0]["label"] == ABLATION_ROWS[0][0]:
         rows.append({"label": WITHOUT_TEST_TIME_AUGMENTATION, "runs": rows[0]["runs"],
                      "accuracies": [r["val_accuracy_one_view"] for r in rows[0]["runs"]]})
-    std = pooled_std([row["accuracies"] for row in rows]) if any(
-        len(row["accuracies"]) > 1 for row in rows) else math.nan
     for row in rows:
         row["mean"] = float(np.mean(row["accuracies"]))
         row["change"] = (row["mean"] - rows[0]["mean"]) * 100
-        row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100
+        if row["runs"] is rows[0]["runs"] and row is not rows[0]:
+            row["noise"] = paired_noise(row["accuracies"], rows[0]["accuracies"]) * 100
+        else:
+            row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100
         row["verdict"] = verdict(row["change"], row["noise"])
     return rows
+
+
+def paired_noise(a, b) -> float:
+    """Two standard errors of the mean of the differences ``a[i] - b[i]``, for two
+    scorings of the same runs: what differs between runs (seed, batches) cancels in
+    each difference, so this band is narrower than :func:`noise` for independent runs."""
+    differences = np.asarray(a, float) - np.asarray(b, float)
+    return 2 * float(differences.std(ddof=1)) / math.sqrt(len(differences))
 
 
 def epoch_split_rows(split: dict) -> list:
