@@ -303,7 +303,7 @@ def views_curve(accuracy_by_views: dict) -> plt.Figure:
     ax.set_xticks(counts, [str(n) for n in counts])
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.margins(y=0.2)
-    ax.set(title="Test-time augmentation: accuracy against the number of views",
+    ax.set(title="Test-time augmentation on the validation split: accuracy against views",
            xlabel="views per image (log scale): 1, mirror, then shifts", ylabel="validation accuracy")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -454,14 +454,14 @@ def parity_curves(runs: dict) -> plt.Figure:
                      label=f"{label}: Keras")
         floor = np.finfo(np.float64).eps / 2  # an exact match still shows on a log scale
         ax_diff.semilogy(steps, np.maximum(report["relative_difference"], floor), "-",
-                         color=color, label=f"{label}: NumPy vs Keras")
+                         color=color, label=f"{label}: NumPy (a) vs Keras (b)")
         if "rounding_drift" in report:
             ax_diff.semilogy(steps, np.maximum(report["rounding_drift"], floor), "--",
-                             color=color, label=f"{label}: NumPy float32 vs float64")
+                             color=color, label=f"{label}: NumPy float32 (a) vs float64 (b)")
     ax_loss.set(title="Training loss per step, same weights and batches", xlabel="step",
                 ylabel="loss (penalties included)")
     ax_diff.set(title="Relative difference per step (log scale)", xlabel="step",
-                ylabel="|a - b| / |b|")
+                ylabel="|a - b| / |b|, b the reference")
     for ax in (ax_loss, ax_diff):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

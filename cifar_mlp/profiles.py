@@ -33,7 +33,7 @@ REQUIRE_FULL_ENV = "CIFAR_MLP_REQUIRE_FULL"
 
 CLASS_EPOCHS = 3  # per training run in the class profile, for chapters 3 and 4 in ~10 minutes each
 SAMPLE_N_VAL = 500  # validation images held out of the sample's 2,000 training images
-SAMPLE_MAX_EPOCHS = 5  # on the sample, longer runs would take minutes to say nothing more
+SAMPLE_MAX_EPOCHS = 2  # the sample checks that the code runs; longer runs on it say nothing more
 
 
 @dataclass(frozen=True)
