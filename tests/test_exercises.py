@@ -316,3 +316,20 @@ def test_adam_in_the_papers_form_passes_on_every_draw(monkeypatch):
     for seed in range(300):
         monkeypatch.setattr(checks_ch2, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
         checks_ch2.adam_update(paper_adam)
+
+
+def test_a_grayscale_answer_written_for_one_batch_size_fails_on_every_draw(monkeypatch):
+    """The grayscale check drew one batch of 3 to 11 images: an answer written for 5 passed
+    when the draw was 5 (seen in CI). It now checks two batches of different sizes."""
+    import numpy as np
+
+    from cifar_mlp.teaching import checks_ch1
+
+    def to_gray_of_five(images):
+        gray = (images.astype(np.float32) / 255) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return gray.reshape(5, -1)
+
+    for seed in range(40):
+        monkeypatch.setattr(checks_ch1, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
+        with pytest.raises(check.CheckFailed):
+            checks_ch1.grayscale(to_gray_of_five)

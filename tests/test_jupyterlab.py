@@ -126,8 +126,10 @@ def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
 def test_chapter_1_reads_the_size_of_the_data_in_its_prose(browser, lab):
     with open_notebook(browser, lab, "01_data.ipynb") as page:
         page.wait_for_selector(".jp-OutputArea-output.jp-RenderedMarkdown", timeout=60_000)
-        assert re.search(r"So we have [\d,]+ training images and [\d,]+ test",
-                         page.inner_text(".jp-Notebook"))
+        # JupyterLab renders a long notebook's cells a few at a time: wait for the sentence
+        page.wait_for_function(
+            "/So we have [\\d,]+ training images and [\\d,]+ test/"
+            ".test(document.querySelector('.jp-Notebook').innerText)", timeout=60_000)
 
 
 def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
