@@ -261,6 +261,15 @@ def lr_range(lrs, losses, smoothed, chosen: float) -> plt.Figure:
     return fig
 
 
+def _gridded_with_legends(fig: plt.Figure, axes) -> plt.Figure:
+    """``fig`` with a light grid and a small legend on each of ``axes``, laid out tight."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def training_diagnostics(logs: dict) -> plt.Figure:
     """Two diagnostics logged while training (:func:`cifar_mlp.diagnostics.diagnosed_training`),
     one line style per run of ``logs`` (label -> log): each weight matrix's update ratio
@@ -282,11 +291,7 @@ def training_diagnostics(logs: dict) -> plt.Figure:
     probe = next(iter(logs.values()))["probe_images"]
     ax_dead.set(title=f"Dead ReLU units (never active on {probe:,} validation images)",
                 xlabel="training step", ylabel="share of the layer's units")
-    for ax in (ax_ratio, ax_dead):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _gridded_with_legends(fig, (ax_ratio, ax_dead))
 
 
 def views_curve(accuracy_by_views: dict) -> plt.Figure:
@@ -462,11 +467,7 @@ def parity_curves(runs: dict) -> plt.Figure:
                 ylabel="loss (penalties included)")
     ax_diff.set(title="Relative difference per step (log scale)", xlabel="step",
                 ylabel="|a - b| / |b|, b the reference")
-    for ax in (ax_loss, ax_diff):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _gridded_with_legends(fig, (ax_loss, ax_diff))
 
 
 def framework_comparison(pairs: dict) -> plt.Figure:

@@ -21,6 +21,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the browser fixture skips every test then
+    PlaywrightTimeout = TimeoutError
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -107,6 +112,16 @@ def open_notebook(browser, lab, name):
         page.close()
 
 
+def where_the_run_is(page) -> str:
+    """Which cells have run, which one runs, and what the kernel's status says."""
+    prompts = page.locator(".jp-Notebook .jp-Cell.jp-CodeCell .jp-InputPrompt").all_inner_texts()
+    ran = sum(1 for prompt in prompts if re.fullmatch(r"\[\d+\]:", prompt.strip()))
+    running = [index for index, prompt in enumerate(prompts) if "*" in prompt]
+    status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
+    return (f"{ran} of {len(prompts)} code cells ran; running: code cell {running[:1] or 'none'}; "
+            f"status bar: {' | '.join(text.strip() for text in status if text.strip())}")
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
     notebook = json.loads((REPO / "notebooks" / name).read_text())
@@ -134,14 +149,22 @@ def test_chapter_1_reads_the_size_of_the_data_in_its_prose(browser, lab):
 
 def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
     with open_notebook(browser, lab, "03_train_eval.ipynb") as page:
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
+                               timeout=60_000)
+        # "Run all" before the kernel is connected runs nothing (seen when the machine is busy)
+        page.wait_for_function(
+            "(kernel => kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle')"
+            "(window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel)",
+            timeout=120_000)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # The slider appears when "run all" reaches the explorer; an error stops it sooner.
-        page.wait_for_function(
-            "document.querySelector('.widget-slider .noUi-handle') || [...document.querySelectorAll("
-            "'.jp-OutputArea-output')].some(output => /Traceback|\\w+Error: /.test(output.innerText))",
-            timeout=600_000)
+        try:
+            page.wait_for_function(
+                "document.querySelector('.widget-slider .noUi-handle') || [...document.querySelectorAll("
+                "'.jp-OutputArea-output')].some(output => /Traceback|\\w+Error: /.test(output.innerText))",
+                timeout=600_000)
+        except PlaywrightTimeout:
+            pytest.fail("no explorer after 10 minutes of 'run all': " + where_the_run_is(page))
         errors = [text for text in page.locator(".jp-OutputArea-output").all_inner_texts()
                   if re.search(r"Traceback|\w+Error: ", text)]
         assert not errors, "running the chapter failed:\n" + errors[0][-3000:]

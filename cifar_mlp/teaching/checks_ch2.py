@@ -286,7 +286,16 @@ def momentum_update(sgd_momentum):
                       "Nesterov" if nesterov else "momentum", slips)
 
 
+ADAM_VARIANTS = ("paper", "abs", "none", "only_v", "only_m", "no_sqrt")
+
+
 def _adam_variant(kind: str):
+    """Adam as the paper writes it (``"paper"``: eps added after the bias correction), or
+    one of the slips a student makes: ``"abs"`` |g| for g², ``"none"`` no bias correction,
+    ``"only_v"``/``"only_m"`` only one moment corrected, ``"no_sqrt"`` no square root."""
+    if kind not in ADAM_VARIANTS:
+        raise ValueError(f"unknown Adam variant {kind!r}: one of {', '.join(ADAM_VARIANTS)}")
+
     def update(w, g, state, t, lr, beta1, beta2, eps):
         m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
         m = beta1 * m + (1 - beta1) * g
