@@ -38,8 +38,9 @@ venv: $(INSTALLED)
 # `jupyter labextension enable @jupyter/nbgrader`.
 TEACHER_EXTENSIONS := @jupyter/nbgrader
 
+# A venv whose creation was interrupted (python, but no pip) is made again.
 $(INSTALLED): requirements.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(VENV)/bin/jupyter labextension disable --level=sys_prefix $(TEACHER_EXTENSIONS)
 	@touch $@
