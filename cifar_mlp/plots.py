@@ -229,10 +229,11 @@ def ablation(rows: list) -> plt.Figure:
                 markersize=9)
     ax.hlines(positions, reference, means, color="tab:gray")
     ax.plot(means, positions, "o", color="tab:blue", label="mean of the seeds (ticks: each seed)")
-    for position, row in zip(positions[1:], rows[1:]):
-        left = row["mean"] < reference  # the label on the far side of the line from the reference
-        ax.annotate(f"{row['change']:+.1f}", (row["mean"], position), xytext=(-9 if left else 9, -3),
-                    textcoords="offset points", fontsize=8, ha="right" if left else "left")
+    for position, row in zip(positions[1:], rows[1:]):  # above the mean, clear of the ticks
+        ax.annotate(f"{row['change']:+.1f}", (row["mean"], position), xytext=(0, 6),
+                    textcoords="offset points", fontsize=8, ha="center", va="bottom",
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+                    zorder=5)
     ax.margins(x=0.12)
     ax.set_yticks(positions, labels, fontsize=8)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -240,7 +241,7 @@ def ablation(rows: list) -> plt.Figure:
     ax.set(title="Leave one out: validation accuracy without each ingredient (points: change)",
            xlabel="validation accuracy")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)  # off the rows
     fig.tight_layout()
     return fig
 

@@ -318,6 +318,31 @@ def test_adam_in_the_papers_form_passes_on_every_draw(monkeypatch):
         checks_ch2.adam_update(paper_adam)
 
 
+def test_adam_with_the_default_betas_written_in_is_named_in_either_form_on_every_draw(monkeypatch):
+    """The hint for hard-coded betas was matched against Keras's form only: the same slip in
+    the paper's form got the generic message on some draws (seen in CI)."""
+    import numpy as np
+
+    from cifar_mlp.teaching import checks_ch2
+
+    def hard_coded(paper_form):
+        def adam_update(w, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            if paper_form:
+                m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+                return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+            step = lr * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+            return w - step * m / (np.sqrt(v) + eps), m, v  # Keras's form
+        return adam_update
+
+    for seed in range(300):
+        monkeypatch.setattr(checks_ch2, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
+        for paper_form in (True, False):
+            with pytest.raises(check.CheckFailed, match="the beta arguments"):
+                checks_ch2.adam_update(hard_coded(paper_form))
+
+
 def test_a_grayscale_answer_written_for_one_batch_size_fails_on_every_draw(monkeypatch):
     """The grayscale check drew one batch of 3 to 11 images: an answer written for 5 passed
     when the draw was 5 (seen in CI). It now checks two batches of different sizes."""

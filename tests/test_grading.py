@@ -4,6 +4,7 @@ the run ends in bounded time, and no file outside the submission's own folder ch
 
 import csv
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -197,7 +198,7 @@ def test_a_submission_that_loops_scores_zero_and_the_run_goes_on(graded):
     scores, seconds, *_ = graded
     submission = scores["loops_forever"]
     assert submission.total == 0 and submission.out_of == FULL
-    assert all("time limit" in m for m in messages(submission).values())
+    assert all("time limit" in m for m in messages(submission).values()), messages(submission)
     assert len(scores) == 7, "every submission after it was graded too"
     assert seconds < TIME_LIMIT + 6 * 15, "bounded: the loop's limit and a few seconds each"
 
@@ -216,6 +217,17 @@ def test_the_sandbox_has_no_network(tmp_path):
     with (tmp_path / "out").open("w") as out:
         finished = sandbox.run([sys.executable, "-c", probe], tmp_path, {}, out, time_limit=30)
     assert finished.returncode == 7
+
+
+def test_a_loop_on_every_core_is_stopped_as_over_the_time_limit(tmp_path):
+    """The CPU-time limit equalled the wall-clock one: a process on two cores reached it
+    first, and its submission was reported as ended with status 137 (seen in CI), not as
+    over the time limit."""
+    burn = "import numpy as np\na = np.ones((600, 600))\nwhile True:\n    a @ a"
+    with (tmp_path / "out").open("w") as out:
+        finished = sandbox.run([sys.executable, "-c", burn], tmp_path,
+                               {"OPENBLAS_NUM_THREADS": str(os.cpu_count())}, out, time_limit=8)
+    assert finished.timed_out, finished.describe()
 
 
 def test_the_sandbox_stops_a_loop_and_everything_it_started(tmp_path):

@@ -348,12 +348,14 @@ def adam_update(adam_update):
              ("v must average the squared gradient g*g", "abs"),
              ("divided by v instead of sqrt(v)", "no_sqrt")]
     slips = [(hint, _descent(_adam_variant(kind), settings, start)) for hint, kind in slips]
-    defaults = {**settings, "beta1": 0.9, "beta2": 0.999}
-    slips.append((f"the beta arguments ({settings['beta1']:.3f}, {settings['beta2']:.4f}) are "
-                  "not used: 0.9 and 0.999 are written in the code?",
-                  _descent(_adam_reference, defaults, start)))
     # The paper adds eps after the bias correction, Keras (and optim.Adam) before it; the two
-    # differ by up to about 1e-8 in these weights, more than rounding: both are right.
+    # differ by up to about 1e-8 in these weights, more than rounding: both are right, and
+    # hard-coded betas are named in either form.
+    defaults = {**settings, "beta1": 0.9, "beta2": 0.999}
+    fixed_betas = (f"the beta arguments ({settings['beta1']:.3f}, {settings['beta2']:.4f}) are "
+                   "not used: 0.9 and 0.999 are written in the code?")
+    slips += [(fixed_betas, _descent(_adam_reference, defaults, start)),
+              (fixed_betas, _descent(_adam_variant("paper"), defaults, start))]
     paper = _descent(_adam_variant("paper"), settings, start)
     if all(_close(a, b, 1e-6, 1e-8) for a, b in zip(mine, paper)):
         return

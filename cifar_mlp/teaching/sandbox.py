@@ -131,7 +131,10 @@ def run(command: list[str], workdir: Path, env: dict, stdout, time_limit: int = 
     process = subprocess.Popen(
         [*prefix, *command], cwd=workdir, env=environment(workdir, env), stdin=subprocess.DEVNULL,
         stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_limit_resources(time_limit, _user_tasks() + PROCESSES))
+        # CPU seconds as a backstop only: on every core a process spends them faster than
+        # wall-clock seconds, and the time limit is the wall clock's
+        preexec_fn=_limit_resources(time_limit * (os.cpu_count() or 1) + 10,
+                                    _user_tasks() + PROCESSES))
     try:
         returncode = process.wait(timeout=time_limit)
     except subprocess.TimeoutExpired:
