@@ -194,11 +194,12 @@ def ablation_rows(results: dict) -> list:
         len(row["accuracies"]) > 1 for row in rows) else math.nan
     if rows and rows[0]["label"] == ABLATION_ROWS[0][0]:
         rows.append({"label": WITHOUT_TEST_TIME_AUGMENTATION, "runs": rows[0]["runs"],
-                     "accuracies": [r["val_accuracy_one_view"] for r in rows[0]["runs"]]})
+                     "accuracies": [r["val_accuracy_one_view"] for r in rows[0]["runs"]],
+                     "paired": True})
     for row in rows:
         row["mean"] = float(np.mean(row["accuracies"]))
         row["change"] = (row["mean"] - rows[0]["mean"]) * 100
-        if row["runs"] is rows[0]["runs"] and row is not rows[0]:
+        if row.get("paired"):  # the first row's own networks, scored again
             row["noise"] = paired_noise(row["accuracies"], rows[0]["accuracies"]) * 100
         else:
             row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100

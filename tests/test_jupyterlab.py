@@ -55,10 +55,10 @@ def explorer_notebook():
                  and cell.source.startswith("prediction_explorer(")]
     setup = ("import numpy as np\n"
              "from cifar_mlp.preprocess import prepare\n"
-             "from cifar_mlp.profiles import load_data\n"
+             "from cifar_mlp.profiles import active_profile, load_data\n"
              "from cifar_mlp.widgets import prediction_explorer\n\n"
              "data = load_data()\n"
-             "rgb = prepare(data, mode='rgb', n_val=500, seed=0)\n"
+             "rgb = prepare(data, mode='rgb', n_val=active_profile().n_val_for(data), seed=0)\n"
              "proba = np.random.default_rng(0).dirichlet(np.ones(10), len(rgb.y_test))")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup),
                                                nbformat.v4.new_code_cell(explorer.source)])
