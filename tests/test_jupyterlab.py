@@ -157,7 +157,9 @@ def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
     assert expected > 0, "every chapter has prose with numbers"
     with open_notebook(browser, lab, name) as page:
         prose_outputs = ".jp-OutputArea-output.jp-RenderedMarkdown"
-        page.wait_for_function(f"document.querySelectorAll('{prose_outputs}').length >= {expected}",
+        # rendered a few at a time, and filled after they appear: wait for their numbers
+        page.wait_for_function(f"[...document.querySelectorAll('{prose_outputs}')]"
+                               f".filter(output => /\\d/.test(output.innerText)).length >= {expected}",
                                timeout=60_000)
         prose = page.locator(prose_outputs).all_inner_texts()
         assert len([p for p in prose if re.search(r"\d", p)]) >= expected
