@@ -62,23 +62,35 @@ def exercise(chapter: int, title: str, points: int, minutes: int, teaches: str, 
 
         @functools.wraps(check)
         def run(*functions):
-            try:
-                for function in functions:
-                    refuse_package_own(function)
-                check(*(watched(f, info.answers) for f in functions))
-            except CheckFailed as failed:
-                raise CheckFailed(f"{title}: {failed}") from None
-            except NotImplementedError:
-                raise CheckFailed(
-                    f"{title}: not written yet (your code raises NotImplementedError): "
-                    "replace the `raise NotImplementedError()` line with your code") from None
-            except Exception as error:  # the reader's code crashed: say so, keep the traceback
-                raise CheckFailed(f"{title}: your code raised {type(error).__name__}: "
-                                  f"{error}") from error
-            print(f"✓ {title}: all checks passed ({points} point{'s' * (points != 1)})")
-        run.exercise = info
+            judge(info, check, [watched(f, info.answers) for f in functions],
+                  [package_origin(f) for f in functions],
+                  [getattr(f, "__name__", "a function") for f in functions])
+        run.exercise, run.check = info, check
         return run
     return register
+
+
+def judge(info: Exercise, check, functions, origins, names) -> None:
+    """Run ``check`` on the student's ``functions`` and say how it went: a line starting
+    with ✓, or :class:`CheckFailed` with the exercise's title and what is wrong. A
+    function whose origin is the package (``origins``) is refused before anything runs.
+    The notebook's check and the grader (:mod:`.checker`) both judge through here."""
+    try:
+        for name, origin in zip(names, origins):
+            if origin:
+                _fail(f"{name} is the package's own {origin}, not yours: write the function "
+                      "yourself")
+        check(*functions)
+    except CheckFailed as failed:
+        raise CheckFailed(f"{info.title}: {failed}") from None
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{info.title}: not written yet (your code raises NotImplementedError): "
+            "replace the `raise NotImplementedError()` line with your code") from None
+    except Exception as error:  # the reader's code crashed: say so, keep the traceback
+        raise CheckFailed(f"{info.title}: your code raised {type(error).__name__}: "
+                          f"{error}") from error
+    print(f"✓ {info.title}: all checks passed ({info.points} point{'s' * (info.points != 1)})")
 
 
 # -- the student's own work ------------------------------------------------------------
@@ -119,13 +131,6 @@ def _codes_of(obj) -> list:
     if isinstance(obj, types.FunctionType):
         return [(obj.__qualname__, obj.__code__)]
     return []
-
-
-def refuse_package_own(function) -> None:
-    origin = package_origin(function)
-    if origin:
-        name = getattr(function, "__name__", "a function")
-        _fail(f"{name} is the package's own {origin}, not yours: write the function yourself")
 
 
 @functools.lru_cache(maxsize=None)

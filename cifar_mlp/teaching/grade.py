@@ -2,23 +2,31 @@
 
     python -m cifar_mlp.teaching.grade submissions/            # the table, scores.csv
     python -m cifar_mlp.teaching.grade submissions/ --out marks.csv
+    python -m cifar_mlp.teaching.grade submissions/ --unfenced # where bubblewrap cannot run
 
 Every ``*.ipynb`` under the folder is a submission (``alice/02_mlp_math.ipynb`` or
 ``alice_02.ipynb``: the path names it). The grader judges the student's functions,
 not the student's notebook: from each submission it takes only the answer cells (the
 cells with nbgrader's ``solution`` metadata in the Exercises section, matched to the
-teacher's by their ``grade_id``), and runs them in a fresh interpreter, in a sandbox
-(:mod:`.sandbox`), with the set-up code of the teacher's copy in ``notebooks/``; the
-teacher's checks then judge the functions defined there (:mod:`.runner`). Nothing
-else of the notebook runs: an edited or redefined check, an edited import cell, a cell
-added elsewhere change nothing. A check that passes earns the exercise's points
+teacher's by their ``grade_id``). For each submission a checker (:mod:`.checker`)
+starts a fresh interpreter in the sandbox (:mod:`.sandbox`) that runs the set-up code
+of the teacher's copy in ``notebooks/`` and those answer cells, nothing else
+(:mod:`.worker`); the checks run in the checker's own process and call the student's
+functions through a pipe, so the verdicts are made where the student's code cannot
+reach them. A check that passes earns the exercise's points
 (:data:`~cifar_mlp.teaching.base.EXERCISES`); a failing one earns 0 and its message is
 kept. A submission that exceeds the time limit (an endless loop) earns 0 for all of
 it, and the grading goes on with the next.
 
+Without a working fence (bubblewrap) the grader stops and says why, unless the teacher
+asks for unfenced grading (``--unfenced``); the scores then say that the submissions
+were not isolated. An answer that is the book's published solution or the package's own
+code (its source or its compiled code, names and formatting aside: :mod:`.likeness`)
+is flagged for the teacher; the flag does not change the points.
+
 Out: a table on the terminal, ``scores.csv`` (one row per submission: points per
-exercise, total, maximum) and ``scores-details.csv`` (one row per submission and
-exercise, with the check's message).
+exercise, total, maximum, isolation) and ``scores-details.csv`` (one row per submission
+and exercise, with the check's message and the flag).
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import argparse
 import ast
 import csv
 import json
-import shutil
+import os
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -37,20 +46,26 @@ import nbformat
 
 from . import sandbox
 from .checks import EXERCISES
-from .runner import MARK
 from .student import EXERCISE_TAG
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent  # cifar_mlp/, copied into each sandbox
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # cifar_mlp/
+CHECKER_MARGIN = 120  # seconds a checker gets beyond the submission's limit (its own start, TensorFlow)
+
+
+class NoFence(RuntimeError):
+    """The sandbox's fence cannot start here, and unfenced grading was not asked for."""
 
 
 @dataclass
 class Result:
-    """One exercise of one submission: points earned and the check's message."""
+    """One exercise of one submission: points earned, the check's message, and the
+    teacher's flag (the answer is the published solution or the package's code)."""
 
     exercise: str
     points: int
     out_of: int
     message: str
+    flag: str = ""
 
 
 @dataclass
@@ -58,6 +73,7 @@ class Graded:
     submission: str
     chapter: str
     results: list = field(default_factory=list)
+    isolation: str = "fenced"
 
     @property
     def total(self) -> int:
@@ -71,10 +87,12 @@ class Graded:
 @dataclass
 class Chapter:
     """What the teacher's copy of a chapter says about grading it: the set-up cells of
-    its Exercises section, and for each exercise the names its check takes."""
+    its Exercises section, for each exercise the names its check takes, and the
+    published solutions (for the flag)."""
 
     setup: list
     arguments: dict  # {exercise: [names of the student's functions]}
+    solutions: dict  # {exercise: source of the teacher's answer cell}
 
 
 def grade_id(cell) -> str | None:
@@ -113,17 +131,22 @@ def teacher_chapters(notebooks_dir: Path) -> dict:
         if arguments:
             setup = [c.source for c in section if c.cell_type == "code"
                      and not grade_id(c) and not solution_id(c)]
-            chapters[path.stem] = Chapter(setup, arguments)
+            chapters[path.stem] = Chapter(setup, arguments, answers_of(section))
     return chapters
+
+
+def answers_of(cells) -> dict:
+    """{exercise: source of its answer cell} among ``cells``."""
+    found = {}
+    for cell in cells:
+        found.setdefault(solution_id(cell), cell.source)
+    found.pop(None, None)
+    return found
 
 
 def answers(notebook) -> dict:
     """{exercise: source of the student's answer cell} from a submission's Exercises section."""
-    found = {}
-    for cell in exercise_section(notebook):
-        found.setdefault(solution_id(cell), cell.source)
-    found.pop(None, None)
-    return found
+    return answers_of(exercise_section(notebook))
 
 
 def chapter_of(found: dict, chapters: dict) -> str | None:
@@ -134,44 +157,33 @@ def chapter_of(found: dict, chapters: dict) -> str | None:
 
 def job_for(chapter: Chapter, found: dict) -> dict:
     return {"setup": chapter.setup,
-            "exercises": [{"name": name, "arguments": arguments, "solution": found.get(name)}
+            "exercises": [{"name": name, "arguments": arguments, "solution": found.get(name),
+                           "teacher_solution": chapter.solutions.get(name)}
                           for name, arguments in chapter.arguments.items()]}
 
 
-def verdicts(output: str) -> dict:
-    """{exercise: (passed, message)} from the runner's output (the first verdict of each)."""
-    found = {}
-    for line in output.splitlines():
-        if line.startswith(MARK):
-            try:
-                verdict = json.loads(line[len(MARK):])
-                found.setdefault(str(verdict["exercise"]),
-                                 (verdict["passed"] is True, str(verdict["message"])))
-            except (ValueError, KeyError, TypeError):
-                continue
-    return found
-
-
-def run_submission(job: dict, scratch: Path, time_limit: int) -> tuple[dict, sandbox.Finished]:
-    """Run ``job`` in a fresh folder under ``scratch`` holding a copy of the package."""
-    workdir = Path(tempfile.mkdtemp(dir=scratch))
-    shutil.copytree(PACKAGE_DIR, workdir / "lib" / PACKAGE_DIR.name,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (workdir / "job.json").write_text(json.dumps(job))
-    log = scratch / f"{workdir.name}.out"  # outside the sandbox's folder: only the runner writes it
-    with log.open("w") as stdout:
-        finished = sandbox.run([sys.executable, "-s", "-m", "cifar_mlp.teaching.runner", "job.json"],
-                               workdir, {"PYTHONPATH": str(workdir / "lib"),
-                                         "CIFAR_MLP_PROFILE": "smoke", "TF_CPP_MIN_LOG_LEVEL": "2"},
-                               stdout, time_limit, readonly=[workdir / "lib"])
-    found = verdicts(log.read_text(errors="replace"))
-    shutil.rmtree(workdir, ignore_errors=True)
-    log.unlink()
-    return found, finished
+def run_checker(job: dict, time_limit: int) -> dict:
+    """Run one submission's checker (:mod:`.checker`); {exercise: verdict} and how it ended."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(PACKAGE_DIR.parent), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    checker = subprocess.Popen([sys.executable, "-m", "cifar_mlp.teaching.checker"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        out, err = checker.communicate(json.dumps(job), timeout=time_limit + CHECKER_MARGIN)
+    except subprocess.TimeoutExpired:
+        sandbox.end(checker)
+        return {"verdicts": {}, "problem": "the checker did not finish in time"}
+    try:
+        return json.loads(out)
+    except ValueError:
+        last = (err.strip().splitlines() or ["no message"])[-1]
+        return {"verdicts": {}, "problem": f"the checker failed ({last[:200]})"}
 
 
 def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path,
-                   time_limit: int = sandbox.TIME_LIMIT) -> Graded:
+                   time_limit: int = sandbox.TIME_LIMIT, fenced: bool = True,
+                   hidden=()) -> Graded:
     try:
         found = answers(nbformat.read(path, as_version=4))
     except Exception as error:  # not a notebook, or a damaged one
@@ -180,18 +192,19 @@ def grade_notebook(path: Path, name: str, chapters: dict, scratch: Path,
     if chapter is None:
         return Graded(name, "?", [Result("(no exercises found)", 0, 0,
                                          "no answer cell of any chapter in this notebook")])
-    results, (ran, finished) = [], run_submission(job_for(chapters[chapter], found), scratch,
-                                                     time_limit)
+    job = {**job_for(chapters[chapter], found), "scratch": str(scratch), "fenced": fenced,
+           "time_limit": time_limit, "hidden": [str(h) for h in hidden]}
+    ran = run_checker(job, time_limit)
+    results = []
     for exercise in chapters[chapter].arguments:
         out_of = EXERCISES[exercise].points
-        if finished.timed_out:
-            results.append(Result(exercise, 0, out_of, f"{finished.describe()} (an endless loop?)"))
-        elif exercise not in ran:
-            results.append(Result(exercise, 0, out_of, f"not checked: {finished.describe()}"))
+        verdict = ran["verdicts"].get(exercise)
+        if verdict is None:
+            results.append(Result(exercise, 0, out_of, f"not checked: {ran.get('problem')}"))
         else:
-            passed, message = ran[exercise]
-            results.append(Result(exercise, out_of if passed else 0, out_of, message))
-    return Graded(name, chapter, results)
+            results.append(Result(exercise, out_of if verdict["passed"] is True else 0, out_of,
+                                  str(verdict["message"]), verdict.get("flag") or ""))
+    return Graded(name, chapter, results, "fenced" if fenced else "NOT FENCED")
 
 
 def submissions(folder: Path) -> list[Path]:
@@ -199,51 +212,71 @@ def submissions(folder: Path) -> list[Path]:
 
 
 def grade_folder(folder: Path, notebooks_dir: Path, progress=print,
-                 time_limit: int = sandbox.TIME_LIMIT) -> list[Graded]:
+                 time_limit: int = sandbox.TIME_LIMIT, unfenced: bool = False) -> list[Graded]:
     """Grade every submission under ``folder`` against the chapters in ``notebooks_dir``,
-    each given ``time_limit`` seconds in all."""
+    each given ``time_limit`` seconds in all. Raises :class:`NoFence` when the sandbox's
+    fence cannot start here, unless ``unfenced``."""
+    from ..profiles import project_root
+
+    problem = sandbox.fence_problem()
+    if problem and not unfenced:
+        raise NoFence(f"the sandbox cannot fence submissions here: {problem}. Grading "
+                      "without the fence lets a submission read and write wherever your "
+                      "account can; ask for it explicitly (--unfenced) if you accept that.")
+    fenced = problem is None
     chapters = teacher_chapters(notebooks_dir)
-    progress(f"isolation: {sandbox.isolation()}")
+    progress(f"isolation: {sandbox.isolation(fenced)}")
+    hidden = {Path(folder).resolve(), Path(notebooks_dir).resolve(), project_root().resolve()}
     graded = []
     with tempfile.TemporaryDirectory(prefix="cifar-mlp-grading-") as scratch:
         for path in submissions(folder):
             name = str(path.relative_to(folder).with_suffix(""))
             progress(f"grading {name} ...")
-            graded.append(grade_notebook(path, name, chapters, Path(scratch), time_limit))
+            graded.append(grade_notebook(path, name, chapters, Path(scratch), time_limit,
+                                         fenced, sorted(hidden)))
     return graded
 
 
 def write_csv(graded: list[Graded], out: Path) -> Path:
-    """``out`` (points per exercise, total, maximum) and ``<out>-details.csv`` (messages)."""
+    """``out`` (points per exercise, total, maximum, isolation) and ``<out>-details.csv``
+    (each check's message and the teacher's flag)."""
     names = [e for e in EXERCISES if any(r.exercise == e for g in graded for r in g.results)]
     with out.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "chapter", *names, "total", "out_of"])
+        writer.writerow(["submission", "chapter", *names, "total", "out_of", "isolation"])
         for g in graded:
             earned = {r.exercise: r.points for r in g.results}
             writer.writerow([g.submission, g.chapter, *(earned.get(n, "") for n in names),
-                             g.total, g.out_of])
+                             g.total, g.out_of, g.isolation])
     details = out.with_name(f"{out.stem}-details.csv")
     with details.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "chapter", "exercise", "points", "out_of", "message"])
+        writer.writerow(["submission", "chapter", "exercise", "points", "out_of", "message",
+                         "flag"])
         for g in graded:
             for r in g.results:
                 writer.writerow([g.submission, g.chapter, r.exercise, r.points, r.out_of,
-                                 r.message])
+                                 r.message, r.flag])
     return details
 
 
 def table(graded: list[Graded]) -> str:
-    """The scores as a plain-text table, with each failed check's message under its row."""
+    """The scores as a plain-text table, with each failed check's message and each flag
+    under its row, and a warning above it for submissions graded without the fence."""
     width = max([len("submission"), *(len(g.submission) for g in graded)])
-    lines = [f"{'submission':<{width}}  {'chapter':<20} {'score':>9}"]
+    unfenced = [g.submission for g in graded if g.isolation != "fenced"]
+    lines = [f"NOT ISOLATED: {len(unfenced)} submission(s) graded without the fence"] if unfenced else []
+    lines.append(f"{'submission':<{width}}  {'chapter':<20} {'score':>9}  flags")
     for g in graded:
-        lines.append(f"{g.submission:<{width}}  {g.chapter:<20} {g.total:>4} / {g.out_of:<3}")
+        flags = sum(1 for r in g.results if r.flag)
+        lines.append(f"{g.submission:<{width}}  {g.chapter:<20} {g.total:>4} / {g.out_of:<3} "
+                     f" {flags or ''}")
         for r in g.results:
             if r.points < r.out_of:
                 first_line = r.message.splitlines()[0] if r.message else ""
                 lines.append(f"{'':<{width}}    {r.exercise}: {first_line[:150]}")
+            if r.flag:
+                lines.append(f"{'':<{width}}    {r.exercise}: FLAG {r.flag[:150]}")
     return "\n".join(lines)
 
 
@@ -257,10 +290,18 @@ def main(argv=None) -> int:
                         help="the score table to write (default: scores.csv)")
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="the teacher's chapter notebooks (default: the repository's notebooks/)")
+    parser.add_argument("--unfenced", action="store_true",
+                        help="grade even where the sandbox's fence (bubblewrap) cannot start: "
+                             "the submissions can then read and write wherever you can")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
-    graded = grade_folder(args.folder, args.notebooks or project_root() / "notebooks")
+    try:
+        graded = grade_folder(args.folder, args.notebooks or project_root() / "notebooks",
+                              unfenced=args.unfenced)
+    except NoFence as refused:
+        print(f"not graded: {refused}", file=sys.stderr)
+        return 2
     if not graded:
         print(f"no notebooks found under {args.folder}")
         return 1
