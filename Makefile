@@ -15,12 +15,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv book test notebooks bench lab student grade clean clean-all
+.PHONY: help venv book class-book test notebooks bench lab student grade clean clean-all
 
 help:
 	@echo "make book       train every model the chapters show (progress in the terminal; an"
 	@echo "                interrupted run resumes), then run the notebooks and build _build/html"
 	@echo "                (CIFAR_MLP_PROFILE=class make book: short runs that fit a lab session)"
+	@echo "make class-book the book without the solutions and model answers, for a course whose"
+	@echo "                exercises count: _build/class/html (from make book's run, else notebooks/)"
 	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
 	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
@@ -49,6 +51,12 @@ $(INSTALLED): requirements.txt pyproject.toml
 # writes how long that took to results/book_build.json (scripts/build_book.py).
 book: $(INSTALLED)
 	$(PY) scripts/build_book.py
+
+# The class edition: the chapters as make book executed them (or, when these are older
+# than notebooks/ or missing, as committed), without the solutions and model answers;
+# the chapters are not run again (cifar_mlp/teaching/class_edition.py).
+class-book: $(INSTALLED)
+	$(PY) -m cifar_mlp.teaching.class_edition
 
 test: $(INSTALLED)
 	@command -v chromium >/dev/null || echo "NOTE: no chromium here: the JupyterLab browser test is skipped (apt-get install chromium runs it; .ci/run does)"

@@ -15,6 +15,11 @@ Made from the same notebooks the book is built from, never from a copy kept by h
 * the prose cells (a paragraph computed by the cell, ``prose(...)``) keep the text of
   the book's run, marked as such until the student runs them again; every other
   output and execution count is cleared.
+
+The class edition of the HTML book (``make class-book``,
+:mod:`cifar_mlp.teaching.class_edition`) leaves out the same things by the same code
+(:func:`edition_notebook`, with :data:`CLASS` instead of :data:`STUDENT`), but keeps
+every other output of the book's run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -41,6 +47,35 @@ NOTE = """\
 it prints a line starting with ✓ when your code is right, and otherwise says what is
 wrong. Only the code of those answer cells is graded."""
 YOUR_ANSWER = "**Your answer:** *(write it here, in a few sentences)*"
+
+
+@dataclass(frozen=True)
+class Edition:
+    """An edition of the chapters without the answers: what it writes in their place.
+    Both editions leave out the same cells (:func:`edition_cell`)."""
+
+    tag: str  # every cell the edition writes carries it
+    revealed: str  # replaces a cell showing the code an exercise asks for ({title}: its title)
+    answer: str  # replaces a question's model answer
+    keeps_outputs: bool  # False: every output cleared but the prose's (marked as the book's run)
+
+
+# The notebooks students work in (make student): nothing of the book's run but its prose.
+STUDENT = Edition(
+    tag=STUDENT_TAG,
+    revealed=("*The book shows the package's code here: it is what the exercise **{title}** at "
+              "the end of this chapter asks you to write. Write it there first; the book has it.*"),
+    answer=YOUR_ANSWER,
+    keeps_outputs=False)
+
+# The HTML book for a course whose exercises count (make class-book): the book's run as
+# the full book shows it, but for the answer cells and their checks' results.
+CLASS = Edition(
+    tag="class-edition",
+    revealed=("*The teacher's edition of the book shows the package's code here: it is what "
+              "the exercise **{title}** at the end of this chapter asks you to write.*"),
+    answer="*The model answer and its rubric are in the teacher's edition of the book.*",
+    keeps_outputs=True)
 
 
 def book_run_mark(notebook) -> str:
@@ -114,27 +149,43 @@ def clear_solutions(notebook):
     return notebook
 
 
-def student_cell(cell, names: dict, exercises, mark: str):
-    """The student edition of one cell (changed in place, or a new cell)."""
+def is_solution(cell) -> bool:
+    """An answer cell: nbgrader's ``solution`` metadata says so."""
+    return bool(cell.metadata.get("nbgrader", {}).get("solution"))
+
+
+def is_check(cell) -> bool:
+    """An exercise's check cell (graded, not an answer): its output is the book's ✓."""
+    return bool(cell.metadata.get("nbgrader", {}).get("grade")) and not is_solution(cell)
+
+
+def edition_cell(cell, names: dict, exercises, edition: Edition, mark: str = ""):
+    """The ``edition`` of one cell (changed in place, or a new cell)."""
     tags = cell.metadata.get("tags", [])
     title = exercise_revealed(cell, names, exercises) if cell.cell_type == "code" else None
     if title:
-        new = nbformat.v4.new_markdown_cell(
-            f"*The book shows the package's code here: it is what the exercise **{title}** at "
-            "the end of this chapter asks you to write. Write it there first; the book has it.*")
+        new = nbformat.v4.new_markdown_cell(edition.revealed.format(title=title))
     elif ANSWER_TAG in tags:
-        new = nbformat.v4.new_markdown_cell(YOUR_ANSWER)
+        new = nbformat.v4.new_markdown_cell(edition.answer)
     else:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
+        if is_solution(cell):
             cell.metadata.pop("jupyter", None)  # unfolded: the student writes here
             cell.metadata["tags"] = [t for t in tags if t != "hide-input"]
         if cell.cell_type == "code":
-            cell.execution_count = None
-            cell.outputs = [marked(o, mark) for o in cell.outputs] if is_prose(cell) else []
+            if not edition.keeps_outputs:
+                cell.execution_count = None
+                cell.outputs = [marked(o, mark) for o in cell.outputs] if is_prose(cell) else []
+            elif is_solution(cell) or is_check(cell):
+                cell.outputs = []
         return cell
     new.id = cell.id
-    new.metadata["tags"] = [*tags, STUDENT_TAG]
+    new.metadata["tags"] = [*tags, edition.tag]
     return new
+
+
+def student_cell(cell, names: dict, exercises, mark: str):
+    """The student edition of one cell (changed in place, or a new cell)."""
+    return edition_cell(cell, names, exercises, STUDENT, mark)
 
 
 def marked(output, mark: str):
@@ -146,28 +197,43 @@ def marked(output, mark: str):
     return output
 
 
-def student_notebook(notebook, exercises_only: bool = False):
-    """The student edition of one chapter notebook (a new notebook; the input is not changed)."""
+def edition_notebook(notebook, edition: Edition, exercises_only: bool = False):
+    """The ``edition`` of one chapter notebook (a new notebook; the input is not changed):
+    every solution region replaced by the stub, the cells that show an exercise's answer
+    and the model answers replaced by the edition's lines."""
     notebook = nbformat.from_dict(notebook)  # a deep copy
     names, exercises, mark = imported_names(notebook), chapter_exercises(notebook), book_run_mark(notebook)
-    cells = [student_cell(c, names, exercises, mark) for c in notebook.cells
-             if not exercises_only or EXERCISE_TAG in c.metadata.get("tags", [])]
+    notebook.cells = [edition_cell(c, names, exercises, edition, mark) for c in notebook.cells
+                      if not exercises_only or EXERCISE_TAG in c.metadata.get("tags", [])]
+    clear_solutions(notebook)
+    leftover = [c.source for c in notebook.cells if BEGIN in c.source or END in c.source]
+    if leftover:
+        raise RuntimeError(f"a solution survived in the {edition.tag.replace('-', ' ')}: "
+                           f"{leftover[0][:200]}")
+    return notebook
+
+
+def student_notebook(notebook, exercises_only: bool = False):
+    """The student edition of one chapter notebook (a new notebook; the input is not changed)."""
+    notebook = edition_notebook(notebook, STUDENT, exercises_only)
     note = nbformat.v4.new_markdown_cell(
         NOTE + ("" if exercises_only else " The exercises are in the section *Exercises* at the end."))
     note.id = "student-edition-note"
     note.metadata["tags"] = [STUDENT_TAG]
-    notebook.cells = [note, *cells]
-    clear_solutions(notebook)
+    notebook.cells = [note, *notebook.cells]
     notebook.metadata.pop(STAMP_KEY, None)
-    leftover = [c.source for c in notebook.cells if BEGIN in c.source or END in c.source]
-    if leftover:
-        raise RuntimeError(f"a solution survived in the student edition: {leftover[0][:200]}")
     return notebook
+
+
+def class_notebook(notebook):
+    """The class edition of one chapter notebook (a new notebook; the input is not changed):
+    as the book shows it, without the answers and the checks' results."""
+    return edition_notebook(notebook, CLASS)
 
 
 def solution_cells(notebook) -> list:
     """The cells nbgrader treats as solutions (their metadata says so)."""
-    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    return [c for c in notebook.cells if is_solution(c)]
 
 
 def write_student_edition(notebooks, out: Path, exercises_only: bool = False) -> list[Path]:
