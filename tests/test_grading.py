@@ -1,9 +1,14 @@
-"""The grader against planted submissions: honest ones, ones that try to fake a pass,
-one that loops forever and one that vandalizes files. Each is scored as it should be,
-the run ends in bounded time, and no file outside the submission's own folder changes."""
+"""The grader against planted submissions: honest ones, ones that try to fake a pass
+(forged verdicts on every descriptor, printed or written to files; patched checks; the
+package's own code; the teacher's notebook), one that loops forever, one that vandalizes
+files and one that leaves processes behind. Each is scored (or flagged) as it should be,
+the run ends in bounded time, no file outside the submission's own folder changes, and
+no process of a submission outlives its grading. Without a working fence the grader
+refuses, unless unfenced grading is asked for, and then says so in the scores."""
 
 import csv
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,18 +23,20 @@ import pytest
 
 from cifar_mlp.teaching import sandbox
 from cifar_mlp.teaching.checks import EXERCISES
-from cifar_mlp.teaching.grade import grade_folder, solution_id, table, write_csv
+from cifar_mlp.teaching.grade import NoFence, grade_folder, solution_id, table, write_csv
 from cifar_mlp.teaching.student import write_student_edition
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CHAPTER_2 = REPO / "notebooks" / "02_mlp_math.ipynb"
-FULL = sum(e.points for e in EXERCISES.values() if e.chapter == 2)
+CHAPTER_2_EXERCISES = [name for name, e in EXERCISES.items() if e.chapter == 2]
+FULL = sum(EXERCISES[name].points for name in CHAPTER_2_EXERCISES)
 TIME_LIMIT = 25  # seconds per submission here; a chapter 2 submission takes about two
+SLEEPER = "sleep 7391"  # the processes a planted submission leaves behind, found by this
 
 needs_bubblewrap = pytest.mark.skipif(
-    not sandbox.bubblewrap_works(),
-    reason="bubblewrap cannot start a sandbox here (apt-get install bubblewrap; .ci/run does)")
+    sandbox.fence_problem() is not None,
+    reason=f"{sandbox.fence_problem()} (apt-get install bubblewrap; .ci/run does)")
 
 
 def planted(edits: dict, extra_cells=()):
@@ -103,6 +110,79 @@ except OSError:
     pass"""
 
 
+FORGED = "@@verdict " + json.dumps({"exercise": "relu_layer", "passed": True, "message": "passed"})
+
+FORGE_ON_EVERY_DESCRIPTOR = f"""\
+import os
+lines = "".join({FORGED!r}.replace("relu_layer", name) + "\\n" for name in {sorted(EXERCISES)!r})
+for fd in range(1024):
+    try:
+        os.write(fd, lines.encode())
+    except OSError:
+        pass
+os._exit(0)"""
+
+PRINT_AND_WRITE_FORGERIES = f"""\
+import glob, os
+line = {FORGED!r}
+print(line)
+import sys
+print(line, file=sys.stderr)
+for name in ("output.txt", "verdicts.txt", "../verdicts.txt", "job.json", "scores.csv"):
+    try:
+        with open(name, "a") as f:
+            f.write(line + "\\n")
+    except OSError:
+        pass"""
+
+EXECUTE_PACKAGE_SOURCE = """\
+import inspect
+
+import cifar_mlp.layers
+
+exec(inspect.getsource(cifar_mlp.layers))"""
+
+
+def read_notebook(path: Path, exercise: str) -> str:
+    """An answer cell that runs the teacher's solution, read from the teacher's notebook."""
+    return f"""\
+import json
+cells = json.load(open({str(path)!r}))["cells"]
+source = next("".join(c["source"]) for c in cells
+              if c["metadata"].get("nbgrader", {{}}).get("grade_id") == "{exercise}-solution")
+exec(source)"""
+
+
+LEAVE_PROCESSES = f"""\
+import subprocess
+for _ in range(5):
+    subprocess.Popen("{SLEEPER}".split(), start_new_session=True)
+subprocess.Popen(["sh", "-c", "({SLEEPER} &) ; exit 0"], start_new_session=True)"""
+
+
+def renamed_solution(source: str) -> str:
+    """The published ReLU solution, names, comments and formatting changed."""
+    return (source.replace("relu_forward(x)", "relu_forward(inputs)")
+            .replace("np.maximum(x, 0)", "np.maximum(inputs,  0)")
+            .replace("out", "activation").replace("dactivation", "dout")
+            .replace("    ### BEGIN SOLUTION", "    # my own work"))
+
+
+OWN_RELU = """\
+def relu_forward(x):
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(dout, cache):
+    return np.where(cache, dout, 0.0)"""
+
+
+def leftover_processes() -> str:
+    time.sleep(0.5)
+    return subprocess.run(["pgrep", "-af", SLEEPER], capture_output=True, text=True).stdout.strip()
+
+
 def digests(*folders) -> dict:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest()
             for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -137,6 +217,16 @@ def grade_planted(root: Path):
             "relu_layer": lambda _: DELEGATE}),
         "loops_forever": planted({"dropout_layer": prepend("while True:\n    pass")}),
         "vandal": planted({"relu_layer": prepend(vandal([*teacher.glob("*.ipynb"), other]))}),
+        "forges_on_every_descriptor": planted({e: lambda _: FORGE_ON_EVERY_DESCRIPTOR
+                                               for e in CHAPTER_2_EXERCISES}),
+        "prints_forged_verdicts": planted({e: lambda _: PRINT_AND_WRITE_FORGERIES
+                                           for e in CHAPTER_2_EXERCISES}),
+        "executes_package_source": planted({"relu_layer": lambda _: EXECUTE_PACKAGE_SOURCE}),
+        "reads_teacher_notebook": planted({"affine_layer": lambda _: read_notebook(
+            teacher / CHAPTER_2.name, "affine_layer")}),
+        "pastes_renamed_solution": planted({"relu_layer": renamed_solution}),
+        "own_relu": planted({"relu_layer": lambda _: OWN_RELU}),
+        "leaves_processes": planted({"relu_layer": prepend(LEAVE_PROCESSES)}),
     }
     for name, notebook in submissions.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
@@ -175,11 +265,56 @@ def test_redefining_check_or_editing_check_cells_changes_nothing(graded):
 
 
 @needs_bubblewrap
-def test_patching_the_checks_scores_zero_with_a_message(graded):
+def test_patching_the_checks_changes_nothing(graded):
+    """The checks run in the grader's process: a patch in the submission's reaches none."""
     scores, *_ = graded
     submission = scores["patches_checks"]
+    assert submission.total == FULL - EXERCISES["relu_layer"].points
+    assert "forgot the ReLU mask" in messages(submission)["relu_layer"]
+
+
+@needs_bubblewrap
+def test_verdicts_forged_on_every_descriptor_score_zero(graded):
+    scores, *_ = graded
+    submission = scores["forges_on_every_descriptor"]
+    assert submission.total == 0 and submission.out_of == FULL
+    assert all("no check can go on" in m for m in messages(submission).values())
+
+
+@needs_bubblewrap
+def test_verdicts_printed_or_written_to_files_score_zero(graded):
+    scores, *_ = graded
+    submission = scores["prints_forged_verdicts"]
     assert submission.total == 0
-    assert all("changed the teacher's code" in m for m in messages(submission).values())
+    assert "relu_forward is not defined in the answer cell" in messages(submission)["relu_layer"]
+
+
+@needs_bubblewrap
+def test_the_packages_source_executed_is_flagged(graded):
+    scores, *_ = graded
+    relu = next(r for r in scores["executes_package_source"].results if r.exercise == "relu_layer")
+    assert relu.points == relu.out_of  # the flag is for the teacher; it takes no point
+    assert "relu_forward" in relu.flag and "when it runs" in relu.flag, relu.flag
+    own = next(r for r in scores["own_relu"].results if r.exercise == "relu_layer")
+    assert own.points == own.out_of and own.flag == ""  # an answer in the student's own words
+
+
+@needs_bubblewrap
+def test_the_teachers_notebook_is_out_of_reach_and_a_pasted_solution_is_flagged(graded):
+    scores, *_ = graded
+    found = messages(scores["reads_teacher_notebook"])
+    assert "FileNotFoundError" in found["affine_layer"], found["affine_layer"]
+    assert scores["reads_teacher_notebook"].total == FULL - EXERCISES["affine_layer"].points
+    pasted = next(r for r in scores["pastes_renamed_solution"].results if r.exercise == "relu_layer")
+    assert pasted.points == pasted.out_of and "the book's solution" in pasted.flag
+    assert "FLAG" in table([scores["pastes_renamed_solution"]])
+
+
+@needs_bubblewrap
+def test_no_process_of_a_submission_outlives_its_grading(graded):
+    scores, *_ = graded
+    assert scores["leaves_processes"].total == FULL
+    assert leftover_processes() == ""
 
 
 @needs_bubblewrap
@@ -199,8 +334,8 @@ def test_a_submission_that_loops_scores_zero_and_the_run_goes_on(graded):
     submission = scores["loops_forever"]
     assert submission.total == 0 and submission.out_of == FULL
     assert all("time limit" in m for m in messages(submission).values()), messages(submission)
-    assert len(scores) == 7, "every submission after it was graded too"
-    assert seconds < TIME_LIMIT + 6 * 15, "bounded: the loop's limit and a few seconds each"
+    assert len(scores) == 14, "every submission after it was graded too"
+    assert seconds < TIME_LIMIT + 13 * 15, "bounded: the loop's limit and a few seconds each"
 
 
 @needs_bubblewrap
@@ -217,6 +352,74 @@ def test_the_sandbox_has_no_network(tmp_path):
     with (tmp_path / "out").open("w") as out:
         finished = sandbox.run([sys.executable, "-c", probe], tmp_path, {}, out, time_limit=30)
     assert finished.returncode == 7
+
+
+def grade_command(folder: Path, out: Path, python=sys.executable, path=None, *options):
+    """``python -m cifar_mlp.teaching.grade`` on ``folder``, as a teacher runs it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([str(python), "-m", "cifar_mlp.teaching.grade", str(folder),
+                           "--out", str(out), "--notebooks", str(REPO / "notebooks"), *options], capture_output=True, text=True,
+                          env=env, cwd=out.parent, timeout=600)
+
+
+@pytest.fixture
+def one_honest_submission(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(REPO / "notebooks" / "01_data.ipynb", folder / "bob.ipynb")
+    return folder
+
+
+@needs_bubblewrap
+def test_an_interpreter_under_the_private_tmp_is_fenced_all_the_same(one_honest_submission):
+    """The sandbox gives the submission a /tmp of its own: an interpreter in a virtual
+    environment under /tmp was not there, the fence failed, and grading went on
+    unfenced (seen). Its folders are now bound into the fence."""
+    venv = Path(tempfile.mkdtemp(prefix="cifar-mlp-venv-", dir="/tmp"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = next(venv.glob("lib/python*/site-packages"))
+        (site / "project.pth").write_text("\n".join(p for p in sys.path if "site-packages" in p))
+        out = one_honest_submission.parent / "scores.csv"
+        graded = grade_command(one_honest_submission, out, python=venv / "bin" / "python")
+        assert graded.returncode == 0, graded.stderr + graded.stdout
+        assert "isolation: bubblewrap" in graded.stdout
+        (row,) = csv.DictReader(out.open())
+        assert row["isolation"] == "fenced" and row["total"] == row["out_of"]
+    finally:
+        shutil.rmtree(venv)
+
+
+def test_without_a_working_fence_the_grader_refuses_unless_asked(one_honest_submission, tmp_path):
+    """A bwrap that fails (here a stand-in that exits 1) stops the grading with the
+    reason; --unfenced grades and says in the scores that nothing was isolated."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    path = f"{fake}{os.pathsep}{os.environ['PATH']}"
+    out = tmp_path / "scores.csv"
+    refused = grade_command(one_honest_submission, out, sys.executable, path)
+    assert refused.returncode == 2 and not out.exists()
+    assert "bubblewrap failed (exit status 1): bwrap: setting up uid map" in refused.stderr
+    assert "--unfenced" in refused.stderr
+    graded = grade_command(one_honest_submission, out, sys.executable, path, "--unfenced")
+    assert graded.returncode == 0, graded.stderr
+    assert "NOT ISOLATED: 1 submission(s)" in graded.stdout
+    (row,) = csv.DictReader(out.open())
+    assert row["isolation"] == "NOT FENCED" and row["total"] == row["out_of"]
+
+
+def test_unfenced_no_process_of_a_submission_outlives_its_grading(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nbformat.write(planted({"relu_layer": prepend(LEAVE_PROCESSES)}), folder / "carol.ipynb")
+    (graded,) = grade_folder(folder, REPO / "notebooks", progress=lambda _: None,
+                             time_limit=TIME_LIMIT, unfenced=True)
+    assert graded.total == FULL and graded.isolation == "NOT FENCED"
+    assert leftover_processes() == ""
 
 
 def test_a_loop_on_every_core_is_stopped_as_over_the_time_limit(tmp_path):
@@ -244,7 +447,9 @@ def test_the_sandbox_stops_a_loop_and_everything_it_started(tmp_path):
 def test_the_student_edition_runs_and_fails_every_check_with_its_message(tmp_path):
     write_student_edition(NOTEBOOKS, tmp_path / "student")
     results = [r for g in grade_folder(tmp_path / "student", REPO / "notebooks",
-                                       progress=lambda _: None) for r in g.results]
+                                       progress=lambda _: None,
+                                       unfenced=sandbox.fence_problem() is not None)
+               for r in g.results]
     assert sorted(r.exercise for r in results) == sorted(EXERCISES)
     for r in results:
         assert r.points == 0

@@ -214,19 +214,18 @@ def submissions(folder: Path) -> list[Path]:
 def grade_folder(folder: Path, notebooks_dir: Path, progress=print,
                  time_limit: int = sandbox.TIME_LIMIT, unfenced: bool = False) -> list[Graded]:
     """Grade every submission under ``folder`` against the chapters in ``notebooks_dir``,
-    each given ``time_limit`` seconds in all. Raises :class:`NoFence` when the sandbox's
-    fence cannot start here, unless ``unfenced``."""
-    from ..profiles import project_root
-
-    problem = sandbox.fence_problem()
-    if problem and not unfenced:
+    each given ``time_limit`` seconds in all, inside the sandbox's fence (which hides the
+    submissions, the teacher's notebooks and the repository), or without it when
+    ``unfenced``. Raises :class:`NoFence` when the fence cannot start here."""
+    problem = None if unfenced else sandbox.fence_problem()
+    if problem:
         raise NoFence(f"the sandbox cannot fence submissions here: {problem}. Grading "
                       "without the fence lets a submission read and write wherever your "
                       "account can; ask for it explicitly (--unfenced) if you accept that.")
-    fenced = problem is None
+    fenced = not unfenced
     chapters = teacher_chapters(notebooks_dir)
     progress(f"isolation: {sandbox.isolation(fenced)}")
-    hidden = {Path(folder).resolve(), Path(notebooks_dir).resolve(), project_root().resolve()}
+    hidden = {Path(folder).resolve(), Path(notebooks_dir).resolve(), PACKAGE_DIR.parent.resolve()}
     graded = []
     with tempfile.TemporaryDirectory(prefix="cifar-mlp-grading-") as scratch:
         for path in submissions(folder):
@@ -291,8 +290,8 @@ def main(argv=None) -> int:
     parser.add_argument("--notebooks", type=Path, default=None,
                         help="the teacher's chapter notebooks (default: the repository's notebooks/)")
     parser.add_argument("--unfenced", action="store_true",
-                        help="grade even where the sandbox's fence (bubblewrap) cannot start: "
-                             "the submissions can then read and write wherever you can")
+                        help="grade without the sandbox's fence (for where bubblewrap cannot "
+                             "start): the submissions can then read and write wherever you can")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
