@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-MAX_MESSAGE = 512 * 2**20  # bytes: a larger frame is refused (a submission cannot flood the checker)
+MAX_MESSAGE = 64 * 2**20  # bytes: a larger frame is refused (a submission cannot flood the checker)
 NUMBER_KINDS = "biufc"  # booleans, signed and unsigned integers, floats, complex: no objects
 KERAS_MODULES = ("keras", "keras.layers", "keras.initializers", "keras.regularizers",
                  "keras.losses", "keras.optimizers", "keras.metrics", "keras.activations",
