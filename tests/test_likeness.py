@@ -15,6 +15,7 @@ import pytest
 
 import cifar_mlp.layers
 from cifar_mlp.teaching import checks, likeness
+from cifar_mlp.teaching.base import resolve
 from cifar_mlp.teaching.checks import EXERCISES
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -160,7 +161,7 @@ def test_a_one_line_solution_is_not_flagged(exercise):
 
 @pytest.mark.parametrize("exercise, dotted", PACKAGE_ANSWERS)
 def test_the_package_answer_pasted_is_flagged(exercise, dotted):
-    obj = likeness._resolve(dotted)
+    obj = resolve(dotted)
     source = textwrap.dedent(inspect.getsource(obj))
     if dotted in PACKAGE_TRIVIAL:
         assert text_flag(source, exercise) is None

@@ -133,23 +133,29 @@ def _codes_of(obj) -> list:
     return []
 
 
+def resolve(dotted: str):
+    """The object a dotted name names (``cifar_mlp.model.MLP.normalize``), or None when
+    it does not import (an optional library missing)."""
+    module_name, _, attribute = dotted.rpartition(".")
+    while module_name:
+        try:
+            obj = importlib.import_module(module_name)
+            break
+        except ImportError:
+            module_name, _, head = module_name.rpartition(".")
+            attribute = f"{head}.{attribute}"
+    else:
+        return None
+    for part in attribute.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 @functools.lru_cache(maxsize=None)
 def answer_codes(answers: tuple) -> dict:
     """{code object: dotted name} of the functions (or classes' methods) named in ``answers``."""
-    codes = {}
-    for dotted in answers:
-        module_name, _, attribute = dotted.rpartition(".")
-        while module_name:
-            try:
-                obj = importlib.import_module(module_name)
-                break
-            except ImportError:
-                module_name, _, head = module_name.rpartition(".")
-                attribute = f"{head}.{attribute}"
-        for part in attribute.split("."):
-            obj = getattr(obj, part)
-        codes.update({code: dotted for _, code in _codes_of(_function(obj))})
-    return codes
+    return {code: dotted for dotted in answers
+            for _, code in _codes_of(_function(resolve(dotted)))}
 
 
 def watched(function, answers: tuple):

@@ -50,12 +50,13 @@ import copy
 import dis
 import functools
 import hashlib
-import importlib
 import inspect
 import itertools
 import sys
 import textwrap
 import types
+
+from .base import resolve
 
 MIN_STATEMENTS = 2  # a function with fewer statements (docstring aside) ...
 MIN_EXPRESSIONS = 15  # ... and fewer expression nodes than this is trivial: never published
@@ -295,7 +296,7 @@ def namespace_prints(namespace: dict) -> dict[str, str]:
 
     For the sandboxed process: it calls this and reports the result. Objects imported
     from a loaded module (``from cifar_mlp.layers import relu_forward``) are left out:
-    they are the module's own, which :func:`cifar_mlp.teaching.base.refuse_package_own`
+    they are the module's own, which :func:`cifar_mlp.teaching.base.package_origin`
     refuses already. Those made by ``exec`` count, whatever module they claim."""
     prints = {}
     for name, value in list(namespace.items()):
@@ -340,24 +341,6 @@ def _compiled(source: str) -> dict:
     return codes
 
 
-def _resolve(dotted: str):
-    """The object a dotted name names (``cifar_mlp.model.MLP.normalize``), or None when
-    it does not import (an optional library missing)."""
-    module_name, _, attribute = dotted.rpartition(".")
-    while module_name:
-        try:
-            obj = importlib.import_module(module_name)
-            break
-        except ImportError:
-            module_name, _, head = module_name.rpartition(".")
-            attribute = f"{head}.{attribute}"
-    else:
-        return None
-    for part in attribute.split("."):
-        obj = getattr(obj, part, None)
-    return obj
-
-
 def _def_node(function):
     """The def node of a function's source, or None when its source is not available."""
     try:
@@ -388,7 +371,7 @@ def published_prints(exercise: str, solution_source: str | None) -> dict[str, st
                 published.setdefault(code_prints(codes[name]), what)
     info = EXERCISES.get(exercise)
     for dotted in (info.answers if info else ()):
-        obj = _function(_resolve(dotted))
+        obj = _function(resolve(dotted))
         owner = "the package's" if dotted.split(".")[0] == "cifar_mlp" else "the library's"
         members = ([(f"{dotted}.{name}", f) for name, f in _methods(obj)]
                    if isinstance(obj, type) else [(dotted, obj)])
