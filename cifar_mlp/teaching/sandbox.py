@@ -278,5 +278,5 @@ def run(command: list[str], workdir: Path, env: dict, stdout, time_limit: int = 
     except subprocess.TimeoutExpired:
         returncode = None
     finally:
-        status = end(process)
-    return Finished(returncode if returncode is None else status, time.monotonic() - started)
+        end(process)
+    return Finished(returncode, time.monotonic() - started)

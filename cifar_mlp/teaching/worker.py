@@ -25,6 +25,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from . import wire
 
 
@@ -85,8 +87,7 @@ class Worker:
             self.given = []
             args = self.decode(request.get("args", {"$": "list", "items": []}))
             kwargs = self.decode(request.get("kwargs", {"$": "dict", "items": []}))
-            before = [a.copy() if hasattr(a, "copy") and not isinstance(a, dict) else None
-                      for a in self.given]
+            before = [a.copy() if isinstance(a, np.ndarray) else None for a in self.given]
             result = target(*args, **kwargs)
             return {"value": self.encode(result), "copy_back": [
                 self.encode(changed_state(value, old)) for value, old in zip(self.given, before)]}
@@ -99,7 +100,6 @@ class Worker:
         if op == "list":
             return {"value": self.encode(list(target))}
         if op == "array":
-            import numpy as np
             return {"value": self.encode(np.asarray(target))}
         if op == "repr":
             return {"value": repr(target)[:300]}
@@ -127,8 +127,6 @@ class Worker:
 def changed_state(value, before):
     """What to copy back of an argument after a call: an array or generator when it
     changed, an object's attributes always, None when nothing changed."""
-    import numpy as np
-
     if isinstance(value, np.ndarray):
         return value if before is None or not np.array_equal(value, before, equal_nan=True) else None
     if isinstance(value, np.random.Generator):
