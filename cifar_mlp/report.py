@@ -274,11 +274,19 @@ def trials_table(trials: dict) -> str:
 
 def build_summary(build: dict) -> str:
     """One sentence on the last ``make book`` (``results/book_build.json``, written by
-    scripts/build_book.py): when, on what, how long, and how much of it was training."""
+    scripts/build_book.py): when, on what, how long, how much of it was training, and how
+    many epochs of the best recipe that is."""
     steps = build["steps_seconds"]
     reloaded = build["models"] - build["models_trained"]
-    return (f"The last `make book` ({build['date'][:10]}, {build['machine']}, {build['profile']} "
-            f"profile on the {build['data']} data) took {build['seconds'] / 60:.1f} minutes: "
-            f"{steps['training'] / 60:.1f} training ({build['models_trained']} of "
-            f"{build['models']} models trained, {reloaded} reloaded), "
-            f"{steps['rendering'] / 60:.1f} building the book.")
+    machine = f"{build['cpu']}, {build['machine']}" if "cpu" in build else build["machine"]
+    sentence = (f"The last `make book` ({build['date'][:10]}, {machine}, {build['profile']} "
+                f"profile on the {build['data']} data) took {build['seconds'] / 60:.1f} minutes: "
+                f"{steps['training'] / 60:.1f} training ({build['models_trained']} of "
+                f"{build['models']} models trained, {reloaded} reloaded), "
+                f"{steps['rendering'] / 60:.1f} building the book.")
+    if "best_recipe_epochs" in build:
+        measured = ("measured in the same build" if build["best_recipe_trained_in_this_build"]
+                    else "measured when that model was last trained")
+        sentence += (f" In the build's own unit: {build['best_recipe_epochs']:.0f} epochs of the "
+                     f"best recipe ({build['best_recipe_epoch_seconds']:.1f} s each, {measured}).")
+    return sentence

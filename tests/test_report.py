@@ -182,6 +182,32 @@ def test_build_summary_says_how_long_the_last_build_took_and_what_it_trained():
         "The last `make book` (2026-12-02, x86_64, 2 cores, Python 3.11.7, full profile on the "
         "full data) took 45.0 minutes: 40.0 training (19 of 19 models trained, 0 reloaded), "
         "4.9 building the book.")
+    build.update(cpu="AMD EPYC", best_recipe_epoch_seconds=12.69,
+                 best_recipe_trained_in_this_build=True, best_recipe_epochs=212.8)
+    assert report.build_summary(build) == (
+        "The last `make book` (2026-12-02, AMD EPYC, x86_64, 2 cores, Python 3.11.7, full "
+        "profile on the full data) took 45.0 minutes: 40.0 training (19 of 19 models trained, "
+        "0 reloaded), 4.9 building the book. In the build's own unit: 213 epochs of the best "
+        "recipe (12.7 s each, measured in the same build).")
+    build["best_recipe_trained_in_this_build"] = False
+    assert report.build_summary(build).endswith("(12.7 s each, measured when that model was "
+                                                "last trained).")
+
+
+def test_the_build_counts_itself_in_epochs_of_the_best_recipe(tmp_path):
+    """scripts/build_book.py divides the build's seconds by the best recipe's median epoch,
+    and says whether this build measured that epoch (it trained the model) or not."""
+    spec = importlib.util.spec_from_file_location("build_book", REPO / "scripts" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    assert build_book.in_best_recipe_epochs(100.0, tmp_path, "") == {}
+    (tmp_path / "best.json").write_text(json.dumps({"seconds_per_epoch": 12.5}))
+    assert build_book.in_best_recipe_epochs(2500.0, tmp_path, "training best (numpy): new\n") == {
+        "best_recipe_epoch_seconds": 12.5, "best_recipe_trained_in_this_build": True,
+        "best_recipe_epochs": 200.0}
+    assert not build_book.in_best_recipe_epochs(2500.0, tmp_path, "[1/36] best (numpy)\n")[
+        "best_recipe_trained_in_this_build"]
+    assert build_book.cpu_name()
 
 
 def test_the_committed_bench_measures_the_step_against_its_true_peak():
