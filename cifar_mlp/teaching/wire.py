@@ -379,8 +379,12 @@ _ERRORS: dict = {}
 def remote_error(kind: str, message: str) -> Exception:
     """The exception to raise in the checker for one the student's code raised: the
     built-in one of that name when there is one (ValueError, NotImplementedError...), else
-    a :class:`RemoteError` subclass of that name. Never the checks' own CheckFailed: an
-    answer cannot raise a verdict."""
+    a :class:`RemoteError` subclass of that name. A ``CheckFailed`` (what the sandbox's
+    watch raises when an answer calls the package's answer) stays one: it can only fail a
+    check, never pass one."""
+    if kind == "CheckFailed":
+        from .base import CheckFailed
+        return CheckFailed(message)
     builtin = getattr(builtins, kind, None)
     if (isinstance(builtin, type) and issubclass(builtin, Exception)
             and not issubclass(builtin, (Warning,))):
