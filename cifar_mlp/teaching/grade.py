@@ -45,10 +45,10 @@ from pathlib import Path
 import nbformat
 
 from . import sandbox
+from .checker import PACKAGE_DIR
 from .checks import EXERCISES
 from .student import EXERCISE_TAG
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent  # cifar_mlp/
 CHECKER_MARGIN = 120  # seconds a checker gets beyond the submission's limit (its own start, TensorFlow)
 
 

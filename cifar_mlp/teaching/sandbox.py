@@ -208,16 +208,15 @@ def start(command: list[str], workdir: Path, env: dict, *, fenced: bool, time_li
                                     _user_tasks() + PROCESSES))
 
 
-def _children(pid: int) -> list[int]:
-    children = []
+def _parents() -> dict:
+    """{pid: parent pid} of every process, from one pass over /proc."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+    return parents
 
 
 def _kill(pid: int) -> None:
@@ -228,9 +227,10 @@ def _kill(pid: int) -> None:
 
 
 def _descendants(pid: int) -> list[int]:
-    found, waiting = [], [pid]
+    parents, found, waiting = _parents(), [], [pid]
     while waiting:
-        children = _children(waiting.pop())
+        pid = waiting.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
         found.extend(children)
         waiting.extend(children)
     return found

@@ -43,6 +43,7 @@ class Worker:
     def __init__(self, requests: int, replies: int, namespace: dict):
         self.requests, self.replies, self.namespace = requests, replies, namespace
         self.handles: dict = {}
+        self.prints: dict | None = None  # the code prints of what the answers defined, once
         self.given: list = []  # what the last call was given, to copy back
 
     def reply(self, **message) -> None:
@@ -70,13 +71,14 @@ class Worker:
         if name not in self.namespace:
             raise NameError(f"{name} is not defined in the answer cell")
         function = self.namespace[name]
-        try:
-            prints = namespace_prints(self.namespace).get(name)
-        except Exception:  # whatever the answer defined, the flag is only a note
-            prints = None
+        if self.prints is None:
+            try:
+                self.prints = namespace_prints(self.namespace)
+            except Exception:  # whatever the answer defined, the flag is only a note
+                self.prints = {}
         origin = package_origin(function) if callable(function) else None
         return {"function": self.encode(watched(function, tuple(answers))), "origin": origin,
-                "print": prints}
+                "print": self.prints.get(name)}
 
     def handle(self, request: dict):
         op = request.get("op")
