@@ -1,25 +1,33 @@
-"""Every model the chapters show, trained before the book is rendered (``make book``).
+"""Every model the chapters show, in one list, trained before the book is rendered
+(``make book``).
 
     python -m cifar_mlp.book_runs      # trains what is missing or stale, then stops
 
-Chapters 3 and 4 call :func:`cifar_mlp.runs.run` for each model listed by
-:func:`book_runs`, with the same data and settings; ``run`` reloads what was trained
-here. So the book is rendered from finished training: every page, the summary pages
-that Sphinx executes before the chapters included, reads the same results files, and
-the terminal shows the training's progress (model, epoch, time left) instead of a
-silent hour inside jupyter-book. An interrupted run resumes where it stopped: each
-model is saved as soon as it is trained and reloaded the next time.
+:func:`book_models` is the book's registry: each model with its recipe (or baseline),
+the framework that trains it, its inputs, the chapters that show it, and its label in
+the results tables. Everything else is derived from that list: the training order
+(:func:`book_runs`), the results files (:func:`result_names`), the headline table of
+the README and the results page (:func:`headline`), and the training table of the
+*Reproduce it* page. Adding a model to the book is one entry there.
+
+Chapters 3 and 4 call :func:`cifar_mlp.runs.run` for each model, with the same data and
+settings; ``run`` reloads what was trained here. So the book is rendered from finished
+training: every page, the summary pages that Sphinx executes before the chapters
+included, reads the same results files, and the terminal shows the training's progress
+(model, epoch, time left) instead of a silent hour inside jupyter-book. An interrupted
+run resumes where it stopped: each model is saved as soon as it is trained and reloaded
+the next time.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .baselines import run_baseline
-from .experiments import RECIPES, ablation_recipes
-from .keras_cnn import CNN, CNN_PERMUTED
+from .experiments import RECIPES, Recipe, ablation_recipes
+from .keras_cnn import BLOCKS, CNN, CNN_PERMUTED, IMAGE_SHAPE
 from .keras_twin import KERAS
 from .preprocess import prepare
 from .profiles import Profile, active_profile, load_data, project_root
@@ -27,14 +35,57 @@ from .runs import NUMPY, run
 
 BASELINE = "baseline"  # the framework of a baseline: cifar_mlp.baselines, no training
 
-# The recipes chapter 4 also trains in Keras, and the seeds of the NumPy repeats that
-# show how far apart two runs of one recipe end.
-KERAS_TWINS = ("seed_gray", "seed_rgb", "best", "seed_keras")
+# The seeds of the NumPy repeats that show how far apart two runs of one recipe end.
 REPEAT_SEEDS = (1, 2)
 
 # How each model's inputs are prepared: grayscale or colour, standardized or raw.
 INPUTS = {"gray": {"mode": "gray"}, "rgb": {"mode": "rgb"},
           "raw": {"mode": "rgb", "standardize": False}}
+CHANNELS = {"gray": 1, "rgb": IMAGE_SHAPE[2], "raw": IMAGE_SHAPE[2]}
+
+
+@dataclass(frozen=True)
+class BookModel:
+    """A model the chapters show.
+
+    ``model`` is a :class:`~cifar_mlp.experiments.Recipe`, or the name of a baseline of
+    :mod:`cifar_mlp.baselines` (then ``framework`` is BASELINE); ``inputs`` a key of
+    INPUTS. ``label`` is its row in the headline table ("" keeps it out: the ablation's
+    models, the repeats); the table adds the architecture, computed from the recipe.
+    ``keras_twin``: chapter 4 also trains the recipe in Keras (:data:`KERAS`), and the
+    table shows that twin beside it.
+    """
+
+    model: Recipe | str
+    framework: object
+    inputs: str
+    chapters: tuple
+    label: str = ""
+    keras_twin: bool = False
+
+    @property
+    def name(self) -> str:
+        """The stem of its results file."""
+        return self.model if self.framework == BASELINE else self.framework.file_prefix + self.model.name
+
+    def twin(self) -> BookModel:
+        """Its Keras twin: the same recipe and inputs, trained in Keras, shown in chapter 4."""
+        return replace(self, framework=KERAS, chapters=(4,), label="", keras_twin=False)
+
+    def architecture(self) -> str:
+        """What the network is, in a few words, from its recipe: the layer sizes of an MLP
+        (3072-1024-256-10), the filters of the convolutional network."""
+        if self.framework in (CNN, CNN_PERMUTED):
+            return f"Keras; {'-'.join(map(str, BLOCKS))} filters"
+        if self.framework == BASELINE:
+            return "scikit-learn" if self.model == "knn" else ""
+        n_features = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * CHANNELS[self.inputs]
+        return "-".join(map(str, self.model.layer_sizes(n_features)))
+
+    def headline_label(self) -> str:
+        """Its label in the results tables, with its architecture."""
+        architecture = self.architecture()
+        return f"{self.label} ({architecture})" if architecture else self.label
 
 
 def seed_repeats() -> list:
@@ -44,26 +95,49 @@ def seed_repeats() -> list:
             for seed in REPEAT_SEEDS]
 
 
+def book_models(profile: Profile) -> list:
+    """The registry: every model of chapters 3 and 4 in ``profile``, in the chapters' order
+    (the ablation's seeds come from the profile)."""
+    models = [BookModel("majority", BASELINE, "rgb", (3,), "Baseline: the most frequent class"),
+              BookModel("knn", BASELINE, "rgb", (3,),
+                        "Baseline: k-nearest neighbours on the pixels"),
+              BookModel(RECIPES["linear"], NUMPY, "rgb", (3,),
+                        "Baseline: linear softmax classifier"),
+              BookModel(RECIPES["seed_gray"], NUMPY, "gray", (3, 4),
+                        "Seed network, grayscale", keras_twin=True),
+              BookModel(RECIPES["seed_rgb"], NUMPY, "rgb", (3, 4),
+                        "Seed network, colour", keras_twin=True)]
+    models += [BookModel(recipe, NUMPY, "rgb" if standardized else "raw", (3,))
+               for _, _, standardized, recipe in ablation_recipes(seeds=profile.ablation_seeds)]
+    models += [BookModel(RECIPES["best"], NUMPY, "rgb", (3, 4), "Best from-scratch recipe",
+                         keras_twin=True),
+               BookModel(RECIPES["seed_keras"], NUMPY, "rgb", (4,), "Seed's Keras network",
+                         keras_twin=True)]
+    models += [BookModel(recipe, NUMPY, "gray", (4,)) for recipe in seed_repeats()]
+    models += [BookModel(RECIPES["cnn"], CNN, "rgb", (4,), "A small convolutional network"),
+               BookModel(RECIPES["cnn"], CNN_PERMUTED, "rgb", (4,),
+                         "The same convolutional network, pixels shuffled")]
+    return models
+
+
 def book_runs(profile: Profile) -> list:
-    """(model, inputs, framework) for every model of chapters 3 and 4 in ``profile``, in
-    their order: a :class:`~cifar_mlp.experiments.Recipe` and the framework that trains
-    it, or the name of a baseline (:mod:`cifar_mlp.baselines`) and BASELINE."""
-    runs = [("majority", "rgb", BASELINE), ("knn", "rgb", BASELINE),
-            (RECIPES["linear"], "rgb", NUMPY)]
-    runs += [(RECIPES["seed_gray"], "gray", NUMPY), (RECIPES["seed_rgb"], "rgb", NUMPY)]
-    runs += [(recipe, "rgb" if standardized else "raw", NUMPY)
-             for _, _, standardized, recipe in ablation_recipes(seeds=profile.ablation_seeds)]
-    runs += [(RECIPES["best"], "rgb", NUMPY), (RECIPES["seed_keras"], "rgb", NUMPY)]
-    runs += [(recipe, "gray", NUMPY) for recipe in seed_repeats()]
-    runs += [(RECIPES[name], RECIPES[name].mode, KERAS) for name in KERAS_TWINS]
-    runs += [(RECIPES["cnn"], "rgb", CNN), (RECIPES["cnn"], "rgb", CNN_PERMUTED)]
-    return runs
+    """Every model of :func:`book_models` and every Keras twin, in training order: the
+    baselines and NumPy models, then the twins, then the convolutional networks."""
+    models = book_models(profile)
+    return ([model for model in models if model.framework in (BASELINE, NUMPY)]
+            + [model.twin() for model in models if model.keras_twin]
+            + [model for model in models if model.framework in (CNN, CNN_PERMUTED)])
 
 
 def result_names(profile: Profile) -> list:
     """The results-file stem of every model of :func:`book_runs`, in their order."""
-    return [model if framework == BASELINE else framework.file_prefix + model.name
-            for model, _, framework in book_runs(profile)]
+    return [model.name for model in book_runs(profile)]
+
+
+def headline(profile: Profile) -> list:
+    """(results file stem, label with its architecture) of each model of the headline
+    table, in the chapters' order; its Keras twin's file is keras_<stem>."""
+    return [(model.name, model.headline_label()) for model in book_models(profile) if model.label]
 
 
 def main() -> int:
@@ -74,15 +148,17 @@ def main() -> int:
     prepared = {}
     runs = book_runs(profile)
     started = time.perf_counter()
-    for number, (model, inputs, framework) in enumerate(runs, 1):
-        if inputs not in prepared:
-            prepared[inputs] = prepare(data, n_val=profile.n_val_for(data), seed=0, **INPUTS[inputs])
-        if framework == BASELINE:
-            print(f"[{number}/{len(runs)}] {model} (baseline)", flush=True)
-            result = run_baseline(model, prepared[inputs], **settings)
+    for number, model in enumerate(runs, 1):
+        if model.inputs not in prepared:
+            prepared[model.inputs] = prepare(data, n_val=profile.n_val_for(data), seed=0,
+                                             **INPUTS[model.inputs])
+        inputs = prepared[model.inputs]
+        if model.framework == BASELINE:
+            print(f"[{number}/{len(runs)}] {model.name} (baseline)", flush=True)
+            result = run_baseline(model.model, inputs, **settings)
         else:
-            print(f"[{number}/{len(runs)}] {model.name} ({framework.name})", flush=True)
-            result = run(model, prepared[inputs], framework=framework, **settings)
+            print(f"[{number}/{len(runs)}] {model.model.name} ({model.framework.name})", flush=True)
+            result = run(model.model, inputs, framework=model.framework, **settings)
         print(f"    validation accuracy {result['val_accuracy']:.1%}", flush=True)
     print(f"all {len(runs)} models ready after {(time.perf_counter() - started) / 60:.1f} minutes "
           f"({profile.name} profile, {data.source} data)", flush=True)

@@ -12,22 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .book_runs import headline
 from .experiments import ABLATION_ROWS, WITHOUT_TEST_TIME_AUGMENTATION
+from .profiles import active_profile
 from .provenance import STAMP_KEY
-
-# The models of the headline table, in order: (results file stem, label). A model is
-# NumPy's unless its label says otherwise; a Keras twin is keras_<stem>.
-HEADLINE = [
-    ("majority", "Baseline: the most frequent class"),
-    ("knn", "Baseline: k-nearest neighbours on the pixels (scikit-learn)"),
-    ("linear", "Baseline: linear softmax classifier (3072-10)"),
-    ("seed_gray", "Seed network, grayscale (1024-512-256-10)"),
-    ("seed_rgb", "Seed network, colour (3072-1024-256-10)"),
-    ("best", "Best from-scratch recipe"),
-    ("seed_keras", "Seed's Keras network (3072-1024-512-256-128-10)"),
-    ("cnn", "A small convolutional network (Keras; 16-32-64 filters)"),
-    ("shuffled_pixels_cnn", "The same convolutional network, pixels shuffled"),
-]
 
 
 def load_results(results_dir: str | Path) -> dict:
@@ -43,9 +31,11 @@ def seed_project(root: str | Path) -> dict:
 
 
 def headline_rows(results: dict) -> list:
-    """Rows (label, NumPy result, Keras result or None) for the models that have results."""
+    """Rows (label, NumPy result, Keras result or None) of the headline table (the models of
+    the book's registry that have a label, :func:`cifar_mlp.book_runs.headline`) for the
+    models that have results."""
     return [(label, results[name], results.get(f"keras_{name}"))
-            for name, label in HEADLINE if name in results]
+            for name, label in headline(active_profile()) if name in results]
 
 
 def table(header: list, rows: list) -> str:
@@ -96,20 +86,24 @@ def execution_table(notebooks_dir: str | Path) -> str:
     return table(["notebook", "data", "executed", "machine", "minutes"], rows)
 
 
-def training_table(results: dict, names=None) -> str:
+def training_table(results: dict, names=None, chapters=None) -> str:
     """How long each model trained, from its results file; only the models ``names`` (in
     their order) when given, so that the file of a model the book no longer trains is
-    left out."""
+    left out. ``chapters`` (name -> chapter numbers) adds the chapters that show each."""
     names = [name for name in (names or results) if "training_seconds" in results.get(name, {})]
     def per_epoch(result):
         seconds = result.get("seconds_per_epoch")
         return "–" if seconds is None else f"{seconds:.1f}"
 
+    header = ["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"]
     rows = [[name, results[name].get("epochs", "–"), per_epoch(results[name]),
              f"{results[name]['training_seconds'] / 60:.1f}", results[name].get("machine", "")]
             for name in names]
-    return table(["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"],
-                  rows)
+    if chapters is not None:
+        header.insert(1, "shown in chapter")
+        for row in rows:
+            row.insert(1, ", ".join(map(str, chapters.get(row[0], ()))) or "–")
+    return table(header, rows)
 
 
 def framework_table(results: dict) -> str:

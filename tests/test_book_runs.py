@@ -71,8 +71,8 @@ def test_book_runs_says_it_fell_back_to_the_sample(trained_clone):
 def test_book_runs_trains_every_model_once_and_says_which(trained_clone):
     _, _, completed, _ = trained_clone
     runs = book_runs(PROFILES["full"])
-    names = [model if framework == BASELINE else model.name for model, _, framework in runs]
-    baselines = sum(framework == BASELINE for _, _, framework in runs)
+    names = [model.model if model.framework == BASELINE else model.model.name for model in runs]
+    baselines = sum(model.framework == BASELINE for model in runs)
     assert completed.stdout.count("training ") == len(runs) - baselines
     assert completed.stdout.count("computing the ") == baselines
     for number, name in enumerate(names, 1):

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from cifar_mlp import report
+from cifar_mlp.book_runs import headline
 from cifar_mlp.experiments import RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
+from cifar_mlp.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parent.parent
+BEST_LABEL = dict(headline(PROFILES["full"]))["best"]  # with its architecture
 
 
 def load_script(name):
@@ -52,13 +55,13 @@ def test_table_is_read_from_the_files(tmp_path):
     (tmp_path / "best.json").write_text(json.dumps(result))
     (tmp_path / "keras_best.json").write_text(json.dumps({**result, "test_accuracy": 0.6}))
     table = report.markdown_table(report.load_results(tmp_path))
-    assert "| Best from-scratch recipe | 61.2% | 60.0% | 7 | 1.5 | 1,234 |" in table
+    assert f"| {BEST_LABEL} | 61.2% | 60.0% | 7 | 1.5 | 1,234 |" in table
     tta = {**result, "test_accuracy_one_view": 0.6011}
     (tmp_path / "best.json").write_text(json.dumps(tta))
     (tmp_path / "knn.json").write_text(json.dumps({**result, "parameters": None,
                                                    "seconds_per_epoch": None, "epochs": "–"}))
     table = report.markdown_table(report.load_results(tmp_path))
-    assert "| Best from-scratch recipe | 61.2% (60.1% with one view) | 60.0% | 7 | 1.5 |" in table
+    assert f"| {BEST_LABEL} | 61.2% (60.1% with one view) | 60.0% | 7 | 1.5 |" in table
     assert "| Baseline: k-nearest neighbours on the pixels (scikit-learn) | 61.2% | – | – | – | – |" in table
     assert "the full data set: 45,000 training, 5,000 validation and 10,000 test images." in table
 
@@ -89,6 +92,16 @@ def test_training_table_leaves_out_models_the_book_no_longer_trains(tmp_path):
     table = report.training_table(report.load_results(tmp_path), ["keras_best", "best", "absent"])
     assert "removed_recipe" not in table and "absent" not in table
     assert table.index("| keras_best |") < table.index("| best |")
+
+
+def test_training_table_says_which_chapters_show_each_model(tmp_path):
+    result = {"epochs": 3, "seconds_per_epoch": 2.0, "training_seconds": 390.0, "machine": "x"}
+    for name in ("best", "keras_best"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    table = report.training_table(report.load_results(tmp_path), ["best", "keras_best"],
+                                  {"best": (3, 4), "keras_best": (4,)})
+    assert "| best | 3, 4 | 3 | 2.0 | 6.5 | x |" in table
+    assert "| keras_best | 4 | 3 |" in table
 
 
 def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
