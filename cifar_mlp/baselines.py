@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from .preprocess import Prepared
-from .provenance import code_fingerprint
+from .provenance import code_fingerprint, depends_on
 from .runs import machine, write_result
 
 KS = (1, 3, 5, 10, 20, 50)  # the numbers of neighbours tried on the validation split
@@ -90,7 +90,7 @@ def run_baseline(name: str, prepared: Prepared, *, results_dir: Path | None, wei
     nothing here)."""
     kept = Path(weights_dir) / prepared.source / f"{name}.json"
     key = {"data": [prepared.source, prepared.mode, len(prepared.x_train), len(prepared.x_val)],
-           "code": code_fingerprint(("baselines", "preprocess"))}
+           "code": code_fingerprint(depends_on("baselines"))}
     saved = json.loads(kept.read_text()) if kept.is_file() else {}
     if saved.get("key") == key:
         result = saved["result"]

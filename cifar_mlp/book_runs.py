@@ -30,7 +30,7 @@ from .experiments import RECIPES, Recipe, ablation_recipes
 from .keras_cnn import BLOCKS, CNN, CNN_PERMUTED, IMAGE_SHAPE
 from .keras_twin import KERAS
 from .preprocess import prepare
-from .profiles import Profile, active_profile, load_data, project_root
+from .profiles import active_profile, load_data, project_root
 from .runs import NUMPY, run
 
 BASELINE = "baseline"  # the framework of a baseline: cifar_mlp.baselines, no training
@@ -95,9 +95,8 @@ def seed_repeats() -> list:
             for seed in REPEAT_SEEDS]
 
 
-def book_models(profile: Profile) -> list:
-    """The registry: every model of chapters 3 and 4 in ``profile``, in the chapters' order
-    (the ablation's seeds come from the profile)."""
+def book_models() -> list:
+    """The registry: every model of chapters 3 and 4, in the chapters' order."""
     models = [BookModel("majority", BASELINE, "rgb", (3,), "Baseline: the most frequent class"),
               BookModel("knn", BASELINE, "rgb", (3,),
                         "Baseline: k-nearest neighbours on the pixels"),
@@ -108,7 +107,7 @@ def book_models(profile: Profile) -> list:
               BookModel(RECIPES["seed_rgb"], NUMPY, "rgb", (3, 4),
                         "Seed network, colour", keras_twin=True)]
     models += [BookModel(recipe, NUMPY, "rgb" if standardized else "raw", (3,))
-               for _, _, standardized, recipe in ablation_recipes(seeds=profile.ablation_seeds)]
+               for _, _, standardized, recipe in ablation_recipes()]
     models += [BookModel(RECIPES["best"], NUMPY, "rgb", (3, 4), "Best from-scratch recipe",
                          keras_twin=True),
                BookModel(RECIPES["seed_keras"], NUMPY, "rgb", (4,), "Seed's Keras network",
@@ -120,24 +119,24 @@ def book_models(profile: Profile) -> list:
     return models
 
 
-def book_runs(profile: Profile) -> list:
+def book_runs() -> list:
     """Every model of :func:`book_models` and every Keras twin, in training order: the
     baselines and NumPy models, then the twins, then the convolutional networks."""
-    models = book_models(profile)
+    models = book_models()
     return ([model for model in models if model.framework in (BASELINE, NUMPY)]
             + [model.twin() for model in models if model.keras_twin]
             + [model for model in models if model.framework in (CNN, CNN_PERMUTED)])
 
 
-def result_names(profile: Profile) -> list:
+def result_names() -> list:
     """The results-file stem of every model of :func:`book_runs`, in their order."""
-    return [model.name for model in book_runs(profile)]
+    return [model.name for model in book_runs()]
 
 
-def headline(profile: Profile) -> list:
+def headline() -> list:
     """(results file stem, label with its architecture) of each model of the headline
     table, in the chapters' order; its Keras twin's file is keras_<stem>."""
-    return [(model.name, model.headline_label()) for model in book_models(profile) if model.label]
+    return [(model.name, model.headline_label()) for model in book_models() if model.label]
 
 
 def main() -> int:
@@ -146,7 +145,7 @@ def main() -> int:
     data = load_data(profile)
     settings = profile.run_settings(project_root(), data)
     prepared = {}
-    runs = book_runs(profile)
+    runs = book_runs()
     started = time.perf_counter()
     for number, model in enumerate(runs, 1):
         if model.inputs not in prepared:

@@ -128,7 +128,9 @@ RECIPES = {
 # one view, not a model of its own. Each row: (label, whether inputs are standardized,
 # changes).
 ABLATION_EPOCHS = 4  # per model; every row trains one model per seed, so this sets its cost
-ABLATION_SEEDS = (0, 1, 2)
+# Two seeds a row: the noise band pools the spread of the seeds over the rows (one
+# degree of freedom a row), and a third seed would cost a seventh of a fresh build.
+ABLATION_SEEDS = (0, 1)
 SEED_HIDDEN = RECIPES["seed_rgb"].hidden
 ABLATION_ROWS = [
     ("best recipe, all ingredients", True, {}),

@@ -36,7 +36,7 @@ import numpy as np
 from .experiments import Recipe
 from .keras_twin import KerasFramework, _loss, fit_recorded, keras_optimizer, quiet_tensorflow
 from .permutation import feature_order, pixel_permutation
-from .provenance import code_fingerprint
+from .provenance import code_fingerprint, depends_on
 from .schedules import cosine
 
 IMAGE_SHAPE = (32, 32, 3)  # how a row of 3,072 features is an image: height, width, channels
@@ -44,9 +44,9 @@ BLOCKS = (16, 32, 64)  # filters of each convolution block
 KERNEL = 3  # each filter sees KERNEL x KERNEL neighbouring pixels
 N_CLASSES = 10
 
-# The code that decides what a trained CNN is: its own, the batches it is fed and the
-# shuffle of its pixels (the MLP's layers, model and optimizers play no part).
-CNN_MODULES = ("augment", "train", "schedules", "keras_twin", "permutation", "keras_cnn")
+# The code that decides what a trained CNN is: its own and all it imports (the batches it
+# is fed, the shuffle of its pixels, the Keras twin's training loop).
+CNN_MODULES = depends_on("keras_cnn")
 
 
 def architecture(permutation_seed: int | None = None) -> str:

@@ -40,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .experiments import Recipe, build
-from .provenance import TRAINING_MODULES, code_fingerprint
+from .provenance import code_fingerprint, depends_on
 from .schedules import ReduceOnPlateau
 from .augment import views
 from .layers import log_softmax
@@ -317,7 +317,7 @@ class KerasFramework:
         (the twin's and the NumPy model's it starts from) and TensorFlow's version."""
         tf, _ = quiet_tensorflow()
         return {"recipe and data": recipe.key(prepared),
-                "code": code_fingerprint((*TRAINING_MODULES, "keras_twin")),
+                "code": code_fingerprint(depends_on("keras_twin")),
                 "TensorFlow": tf.__version__}
 
     def build(self, recipe: Recipe, prepared):

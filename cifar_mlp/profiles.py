@@ -43,7 +43,6 @@ class Profile:
     name: str
     n_val: int  # images held out of the full training set for validation
     max_epochs: int | None  # a cap on every training run's epochs (None: the recipe's own)
-    ablation_seeds: tuple = (0, 1, 2)  # the seeds of every row of chapter 3's ablation
 
     def n_val_for(self, data: CIFAR10) -> int:
         """The validation split's size for ``data``: the profile's on the full set,
@@ -75,9 +74,8 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", n_val=5000, max_epochs=None),
-    # Two seeds per ablation row, not three: the class profile's chapters fit a lab session.
-    "class": Profile("class", n_val=5000, max_epochs=CLASS_EPOCHS, ablation_seeds=(0, 1)),
-    "smoke": Profile("smoke", n_val=500, max_epochs=2, ablation_seeds=(0, 1)),
+    "class": Profile("class", n_val=5000, max_epochs=CLASS_EPOCHS),
+    "smoke": Profile("smoke", n_val=500, max_epochs=2),
 }
 
 

@@ -5,7 +5,10 @@ import ast
 import hashlib
 import importlib
 import inspect
+from importlib.resources import files
+from pathlib import Path
 
+PACKAGE = Path(str(files(__package__)))  # the package's modules, read as text, never run
 STAMP_KEY = "cifar_mlp"  # the notebook metadata key that scripts/execute_notebooks.py writes
 
 
@@ -20,10 +23,38 @@ def code_hash(notebook) -> str:
     return digest.hexdigest()
 
 
-# The modules whose code decides what a trained NumPy model is: an edit to any of them
-# (not to a docstring or a comment) retrains the models saved before it.
-TRAINING_MODULES = ("augment", "checks", "experiments", "fast", "layers", "model", "optim",
-                    "preprocess", "safety", "schedules", "train")
+def imported(name: str, package: Path = PACKAGE) -> set:
+    """The modules of ``package`` (a folder of modules) that its module ``name`` imports:
+    ``from .x import y``, ``from . import x``, ``import cifar_mlp.x``."""
+    found = set()
+    for node in ast.walk(ast.parse((package / f"{name}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    found = {module.removeprefix(f"{package.name}.").split(".")[0] for module in found}
+    return {module for module in found if (package / f"{module}.py").is_file()}
+
+
+def depends_on(*names: str, package: Path = PACKAGE) -> tuple:
+    """``names`` and every module of ``package`` they import, directly or through
+    others, sorted: the code that what they make depends on. Derived from the imports, so
+    a module the training starts to use cannot be left out of a model's fingerprint."""
+    found, waiting = set(), list(names)
+    while waiting:
+        name = waiting.pop()
+        if name not in found:
+            found.add(name)
+            waiting += imported(name, package)
+    return tuple(sorted(found))
+
+
+# The modules whose code decides what a trained NumPy model is: the recipes, the training
+# loop and all they import. An edit to any of them (not to a docstring or a comment)
+# retrains the models saved before it.
+TRAINING_MODULES = depends_on("experiments", "train")
 
 
 def code_fingerprint(modules) -> str:

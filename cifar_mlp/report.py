@@ -14,7 +14,6 @@ import numpy as np
 
 from .book_runs import headline
 from .experiments import ABLATION_ROWS, WITHOUT_TEST_TIME_AUGMENTATION
-from .profiles import active_profile
 from .provenance import STAMP_KEY
 
 
@@ -35,7 +34,7 @@ def headline_rows(results: dict) -> list:
     the book's registry that have a label, :func:`cifar_mlp.book_runs.headline`) for the
     models that have results."""
     return [(label, results[name], results.get(f"keras_{name}"))
-            for name, label in headline(active_profile()) if name in results]
+            for name, label in headline() if name in results]
 
 
 def table(header: list, rows: list) -> str:

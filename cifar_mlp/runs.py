@@ -29,11 +29,11 @@ from .augment import n_views
 from .experiments import Recipe, build
 from .model import MLP
 from .preprocess import Prepared
-from .provenance import TRAINING_MODULES, code_fingerprint
+from .provenance import TRAINING_MODULES, code_fingerprint, depends_on
 from .train import History, evaluate, train
 
-# The code that scores a trained model (besides the training code of the model's key).
-SCORING_MODULES = ("runs",)
+# The code that scores a trained model: this module and all it imports.
+SCORING_MODULES = depends_on("runs")
 
 
 class NumpyFramework:

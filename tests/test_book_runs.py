@@ -20,7 +20,7 @@ import pytest
 from myst_nb.core.read import read_myst_markdown_notebook
 
 from cifar_mlp.book_runs import BASELINE, book_runs
-from cifar_mlp.profiles import FALLBACK_WARNING, PROFILES
+from cifar_mlp.profiles import FALLBACK_WARNING
 from kernels import execute_in_kernel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def test_book_runs_says_it_fell_back_to_the_sample(trained_clone):
 
 def test_book_runs_trains_every_model_once_and_says_which(trained_clone):
     _, _, completed, _ = trained_clone
-    runs = book_runs(PROFILES["full"])
+    runs = book_runs()
     names = [model.model if model.framework == BASELINE else model.model.name for model in runs]
     baselines = sum(model.framework == BASELINE for model in runs)
     assert completed.stdout.count("training ") == len(runs) - baselines

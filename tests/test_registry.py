@@ -9,16 +9,13 @@ import pytest
 
 from cifar_mlp import book_runs, report
 from cifar_mlp.book_runs import BASELINE, BookModel, book_models, headline, result_names
-from cifar_mlp.experiments import RECIPES
+from cifar_mlp.experiments import ABLATION_ROWS, ABLATION_SEEDS, RECIPES
 from cifar_mlp.keras_twin import KERAS
-from cifar_mlp.profiles import PROFILES
 from cifar_mlp.runs import NUMPY
-
-FULL = PROFILES["full"]
 
 
 def test_the_labels_carry_the_architecture_computed_from_the_recipe():
-    labels = dict(headline(FULL))
+    labels = dict(headline())
     assert labels["seed_gray"] == "Seed network, grayscale (1024-512-256-10)"
     assert labels["seed_rgb"] == "Seed network, colour (3072-1024-256-10)"
     assert labels["linear"] == "Baseline: linear softmax classifier (3072-10)"
@@ -27,12 +24,12 @@ def test_the_labels_carry_the_architecture_computed_from_the_recipe():
 
 
 def test_every_model_trains_once_and_each_twin_after_its_numpy_model():
-    names = result_names(FULL)
+    names = result_names()
     assert len(names) == len(set(names))
-    for model in book_models(FULL):
+    for model in book_models():
         if model.keras_twin:
             assert names.index(f"keras_{model.name}") > names.index(model.name)
-    assert sum(name.startswith("ablation_") for name in names) == 7 * len(FULL.ablation_seeds)
+    assert sum(name.startswith("ablation_") for name in names) == len(ABLATION_ROWS) * len(ABLATION_SEEDS)
 
 
 @pytest.fixture
@@ -41,12 +38,12 @@ def one_more_model(monkeypatch):
     extra = BookModel(replace(RECIPES["seed_rgb"], name="throwaway", hidden=(64,)), NUMPY, "rgb",
                       (3,), "A throwaway network", keras_twin=True)
     original = book_runs.book_models
-    monkeypatch.setattr(book_runs, "book_models", lambda profile: [*original(profile), extra])
+    monkeypatch.setattr(book_runs, "book_models", lambda: [*original(), extra])
     return extra
 
 
 def test_one_entry_adds_a_model_to_the_training_and_to_the_tables(one_more_model, tmp_path):
-    runs = {model.name: model for model in book_runs.book_runs(FULL)}
+    runs = {model.name: model for model in book_runs.book_runs()}
     assert runs["throwaway"].framework is NUMPY and runs["keras_throwaway"].framework is KERAS
     result = {"test_accuracy": 0.5, "test_loss": 1.0, "val_accuracy": 0.5, "epochs": 2,
               "seconds_per_epoch": 1.0, "parameters": 10, "data": "full", "n_train": 4,

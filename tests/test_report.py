@@ -11,10 +11,9 @@ import pytest
 from cifar_mlp import report
 from cifar_mlp.book_runs import headline
 from cifar_mlp.experiments import RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
-from cifar_mlp.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parent.parent
-BEST_LABEL = dict(headline(PROFILES["full"]))["best"]  # with its architecture
+BEST_LABEL = dict(headline())["best"]  # with its architecture
 
 
 def load_script(name):

@@ -13,7 +13,7 @@ import pytest
 from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import Recipe
 from cifar_mlp.preprocess import prepare
-from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint
+from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint, depends_on, imported
 from cifar_mlp import runs
 from cifar_mlp.runs import run
 from cifar_mlp.train import evaluate
@@ -163,5 +163,23 @@ def test_an_edited_optimizer_formula_changes_what_trains(tmp_path, sample_dir, o
 
 def test_the_fingerprint_covers_every_training_module():
     assert {"layers", "model", "optim", "fast", "train"} <= set(TRAINING_MODULES)
+    # what the recipes and the loop import, through other modules too (a hand-kept list
+    # once left out data, download and files, which preprocess imports)
+    for name in TRAINING_MODULES:
+        assert imported(name) <= set(TRAINING_MODULES), name
     assert code_fingerprint(TRAINING_MODULES) == code_fingerprint(TRAINING_MODULES)
     assert code_fingerprint(TRAINING_MODULES) != code_fingerprint(TRAINING_MODULES[:-1])
+
+
+def test_dependencies_are_read_from_the_imports_through_other_modules(tmp_path):
+    """A module the training starts to import, even through another, joins the fingerprint."""
+    (tmp_path / "loop.py").write_text("import numpy as np\nfrom .model import MLP\n")
+    (tmp_path / "model.py").write_text("from . import layers\nfrom .layers import relu\n")
+    (tmp_path / "layers.py").write_text("import math\n")
+    (tmp_path / "plots.py").write_text("from .loop import train\n")
+    assert depends_on("loop", package=tmp_path) == ("layers", "loop", "model")
+    (tmp_path / "layers.py").write_text("import math\nfrom tmp.new_norm import norm\n")
+    (tmp_path / "new_norm.py").write_text("")
+    assert imported("layers", package=tmp_path) == set()  # another package's module
+    (tmp_path / "layers.py").write_text(f"from {tmp_path.name}.new_norm import norm\n")
+    assert depends_on("loop", package=tmp_path) == ("layers", "loop", "model", "new_norm")
