@@ -8,7 +8,7 @@ largest shift a recipe asks for (``Recipe.augment_shift``).
 import numpy as np
 
 
-def augment(x_batch: np.ndarray, rng: np.random.Generator, crop_padding: int, *,
+def augment(x_batch: np.ndarray, rng: np.random.Generator, shift: int, *,
             flip: bool = True, image_shape=(32, 32, 3)) -> np.ndarray:
     """A randomly flipped and shifted copy of a batch of flattened images.
 
@@ -17,9 +17,9 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, crop_padding: int, *,
     grayscale rows (1,024 wide) work as well as RGB rows (3,072 wide).
 
     * flip: each image is mirrored left-right with probability 1/2;
-    * crop: each image is padded with ``crop_padding`` zeros on every side and a
+    * crop: each image is padded with ``shift`` zeros on every side and a
       window of the original size is cut at a random position, which shifts the
-      content by up to ``crop_padding`` pixels in each direction.
+      content by up to ``shift`` pixels in each direction.
 
     Both are done at once, without a loop over images: for every output pixel
     we compute which pixel of the padded image it comes from (reversing the
@@ -32,9 +32,9 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, crop_padding: int, *,
     if x_batch.ndim != 2 or width == 0 or width % (height * row_len):
         raise ValueError(f"augment: expected rows of {height}x{row_len}xC pixels "
                          f"(C channels, channels last), got an array of shape {x_batch.shape}")
-    if crop_padding < 0:
-        raise ValueError(f"augment: crop_padding must be >= 0, got {crop_padding}")
-    channels, pad = width // (height * row_len), int(crop_padding)
+    if shift < 0:
+        raise ValueError(f"augment: shift must be >= 0, got {shift}")
+    channels, pad = width // (height * row_len), int(shift)
 
     images = x_batch.reshape(n, height, row_len, channels)
     padded = np.zeros((n, height + 2 * pad, row_len + 2 * pad, channels), np.float32)
@@ -57,19 +57,19 @@ def augment(x_batch: np.ndarray, rng: np.random.Generator, crop_padding: int, *,
     return out.reshape(n, width)
 
 
-def n_views(crop_padding: int | None) -> int:
+def n_views(shift: int | None) -> int:
     """How many views :func:`views` yields per image (1 for None: the image as it is)."""
-    return 1 if crop_padding is None else 2 * (2 * crop_padding + 1) ** 2
+    return 1 if shift is None else 2 * (2 * shift + 1) ** 2
 
 
-def views(x_batch: np.ndarray, crop_padding: int, image_shape=(32, 32, 3)):
+def views(x_batch: np.ndarray, shift: int, image_shape=(32, 32, 3)):
     """Every variation of a batch that :func:`augment` can draw, one after the other:
-    each image mirrored or not, and shifted by each of the ``(2 * crop_padding + 1) ** 2``
-    windows of the padded image. Yields ``2 * (2 * crop_padding + 1) ** 2`` float32 arrays
+    each image mirrored or not, and shifted by each of the ``(2 * shift + 1) ** 2``
+    windows of the padded image. Yields ``2 * (2 * shift + 1) ** 2`` float32 arrays
     shaped like ``x_batch``, the batch as it is among them (test-time augmentation,
     chapter 3)."""
     x_batch = np.asarray(x_batch, dtype=np.float32)
-    n, (height, row_len), pad = len(x_batch), image_shape[:2], int(crop_padding)
+    n, (height, row_len), pad = len(x_batch), image_shape[:2], int(shift)
     images = x_batch.reshape(n, height, row_len, -1)
     padded = np.zeros((n, height + 2 * pad, row_len + 2 * pad, images.shape[3]), np.float32)
     padded[:, pad:pad + height, pad:pad + row_len] = images

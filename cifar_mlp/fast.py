@@ -2,7 +2,7 @@
 
 Training (:func:`cifar_mlp.experiments.build`) uses :class:`FastSGD` and :class:`FastAdam`:
 the optimizers of :mod:`cifar_mlp.optim`, whose own ``update`` is called on flat
-slices of ``SLICE`` elements instead of whole arrays, with the slices shared out
+slices of ``UPDATE_SLICE`` elements instead of whole arrays, with the slices shared out
 among the cores. Only ``step`` differs: the formulas are the code chapter 2 shows,
 not a copy of it (``tests/test_optim.py`` checks the numbers, bit for bit, and
 ``tests/test_runs.py`` that an edit of ``optim`` changes what trains).
@@ -22,13 +22,13 @@ import numpy as np
 
 from .optim import SGD, Adam
 
-SLICE = 1 << 17
+UPDATE_SLICE = 1 << 17
 THREADS = os.cpu_count() or 1
 _pool = None
 
 
 def slices(params: dict, grads: dict, *states: dict) -> list:
-    """For every parameter, matching flat slices ``[w, g, *state arrays]`` of ``SLICE``
+    """For every parameter, matching flat slices ``[w, g, *state arrays]`` of ``UPDATE_SLICE``
     elements. They are views: writing to them writes to the arrays. Missing state
     arrays are created as zeros, as the plain optimizers create them."""
     result = []
@@ -42,8 +42,8 @@ def slices(params: dict, grads: dict, *states: dict) -> list:
                 state[name] = np.zeros_like(w)
         flats = [np.reshape(w, -1, copy=False), np.ravel(g)]
         flats += [np.reshape(state[name], -1, copy=False) for state in states]
-        result += [[flat[start:start + SLICE] for flat in flats]
-                   for start in range(0, w.size, SLICE)]
+        result += [[flat[start:start + UPDATE_SLICE] for flat in flats]
+                   for start in range(0, w.size, UPDATE_SLICE)]
     return result
 
 

@@ -44,7 +44,7 @@ from .provenance import code_fingerprint, depends_on
 from .schedules import ReduceOnPlateau
 from .augment import views
 from .layers import log_softmax
-from .train import History, mean_of_views, minibatches, score_logits
+from .train import History, loss_sum_and_correct, mean_of_views, minibatches
 
 BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # MLP's defaults, which experiments.build keeps
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-7  # cifar_mlp.optim.Adam's defaults
@@ -246,16 +246,16 @@ def evaluation_dataset(x, y=None, batch_size: int = EVAL_BATCH):
     return dataset.with_options(_dataset_options(tf))
 
 
-def evaluate_keras(keras_model, x, y, view_shift: int | None = None) -> tuple[float, float]:
+def evaluate_keras(keras_model, x, y, test_shift: int | None = None) -> tuple[float, float]:
     """Plain cross-entropy and accuracy in inference mode, as :func:`cifar_mlp.train.evaluate`,
-    with the same test-time augmentation (``view_shift``)."""
+    with the same test-time augmentation (``test_shift``)."""
     def log_proba(images):
         logits = keras_model.predict(evaluation_dataset(images), verbose=0).astype(np.float64)
         return log_softmax(logits)
 
-    log_p = (log_proba(x) if view_shift is None else
-             mean_of_views(log_proba(view) for view in views(x, view_shift)))
-    loss_sum, correct = score_logits(log_p, np.asarray(y))
+    log_p = (log_proba(x) if test_shift is None else
+             mean_of_views(log_proba(view) for view in views(x, test_shift)))
+    loss_sum, correct = loss_sum_and_correct(log_p, np.asarray(y))
     return loss_sum / len(log_p), correct / len(log_p)
 
 
@@ -345,8 +345,8 @@ class KerasFramework:
                 restore_best_weights=True, verbose=0))
         return model, fit_recorded(model, recipe, prepared, progress, callbacks)
 
-    def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
-        return evaluate_keras(model, x, y, view_shift)
+    def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
+        return evaluate_keras(model, x, y, test_shift)
 
     def n_parameters(self, model) -> int:
         return int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))

@@ -35,7 +35,7 @@ def init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator)
     raise ValueError(f"init: expected one of {INITS}, got {init!r}")
 
 
-SLICE = 1 << 16
+SQUARES_SLICE = 1 << 16
 
 
 def sum_of_squares(w: np.ndarray) -> float:
@@ -46,8 +46,8 @@ def sum_of_squares(w: np.ndarray) -> float:
     entries, added up in float64, cost about the same and are accurate to about 1e-7.
     """
     flat = np.reshape(w, -1)
-    return sum(float(np.vdot(flat[s:s + SLICE], flat[s:s + SLICE]))
-               for s in range(0, flat.size, SLICE))
+    return sum(float(np.vdot(flat[s:s + SQUARES_SLICE], flat[s:s + SQUARES_SLICE]))
+               for s in range(0, flat.size, SQUARES_SLICE))
 
 
 class MLP:

@@ -9,6 +9,7 @@ In float32 they drift apart as two float32 runs of NumPy do (see :func:`parity_r
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from itertools import islice
 
@@ -123,19 +124,16 @@ def parity_batches(x, y, batch_size: int, steps: int, seed: int) -> list:
     return batches
 
 
-class floatx:
+@contextmanager
+def keras_default_dtype(dtype: str):
     """Within the block, Keras creates its layers, losses and metrics in ``dtype``."""
-
-    def __init__(self, dtype: str):
-        self.dtype = dtype
-
-    def __enter__(self):
-        _, keras = quiet_tensorflow()
-        self.keras, self.saved = keras, keras.config.floatx()
-        keras.config.set_floatx(self.dtype)
-
-    def __exit__(self, *exc):
-        self.keras.config.set_floatx(self.saved)
+    _, keras = quiet_tensorflow()
+    saved = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(saved)
 
 
 def _to_float32(value: float) -> float:
@@ -217,7 +215,7 @@ def parity_run(recipe: Recipe, prepared, steps: int = 50, seed: int = 0, *,
         for name, array in {**twin.params, **twin.bn_state}.items():
             array[...] = {**mlp.params, **mlp.bn_state}[name]
         reference_loss = _run_numpy(twin, twin_optimizer, batches)
-    with floatx(dtype):  # Keras's losses and metrics too, built lazily, in dtype
+    with keras_default_dtype(dtype):  # Keras's losses and metrics too, built lazily, in dtype
         keras_model, keras_optimizer = build_keras(recipe, prepared.n_features, dtype)
         copy_weights(mlp, keras_model)
         if np.dtype(dtype) == np.float64 and recipe.optimizer == "adam":

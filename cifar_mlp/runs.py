@@ -55,8 +55,8 @@ class NumpyFramework:
                         progress=progress)
         return model, history
 
-    def evaluate(self, model, x, y, view_shift: int | None = None) -> tuple[float, float]:
-        return evaluate(model, x, y, view_shift=view_shift)
+    def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
+        return evaluate(model, x, y, test_shift=test_shift)
 
     def n_parameters(self, model) -> int:
         return model.n_parameters

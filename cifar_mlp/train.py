@@ -63,7 +63,7 @@ def train_epoch(model, optimizer, batches, guard=None) -> tuple[float, float]:
         if guard is not None:
             guard.check(loss, x_batch)  # stops at a NaN or exploding loss
         optimizer.step(model.params, grads)
-        batch_loss, batch_correct = score_logits(logits, y_batch)
+        batch_loss, batch_correct = loss_sum_and_correct(log_softmax(logits), y_batch)
         loss_sum += batch_loss
         correct += batch_correct
         seen += len(y_batch)
@@ -178,44 +178,44 @@ class History:
 
 # -- evaluation --------------------------------------------------------------------------
 
-def score_logits(logits: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
-    """The summed plain cross-entropy (in float64) and the number of correct predictions."""
-    log_p = log_softmax(logits)
+def loss_sum_and_correct(log_p: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """From log-probabilities (N, C): the summed plain cross-entropy (in float64) and the
+    number of correct predictions."""
     loss_sum = -float(log_p[np.arange(len(labels)), labels].sum(dtype=np.float64))
-    return loss_sum, int((logits.argmax(axis=1) == labels).sum())
+    return loss_sum, int((log_p.argmax(axis=1) == labels).sum())
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024,
-             view_shift: int | None = None) -> tuple[float, float]:
+             test_shift: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``: ``(loss, accuracy)``.
 
     Inference mode (batch norm uses its running statistics, no dropout), ``batch_size``
     rows at a time, so that memory stays small whatever the size of ``x``. The loss is
     the plain cross-entropy: no label smoothing and no L2 penalty, so that any two
-    models can be compared on it. ``view_shift``: see :func:`log_proba`.
+    models can be compared on it. ``test_shift``: see :func:`log_proba`.
     """
     x, y = np.asarray(x), np.asarray(y)
     check_split(x, y, "x", "y", model.layer_sizes[0], model.layer_sizes[-1], check_finite=False)
-    loss_sum, correct = score_logits(log_proba(model, x, batch_size, view_shift), y)
+    loss_sum, correct = loss_sum_and_correct(log_proba(model, x, batch_size, test_shift), y)
     return loss_sum / len(x), correct / len(x)
 
 
-def log_proba(model, x: np.ndarray, batch_size: int = 1024, view_shift: int | None = None):
+def log_proba(model, x: np.ndarray, batch_size: int = 1024, test_shift: int | None = None):
     """The log-probabilities (N, C) ``model`` gives each image, in inference mode.
 
-    ``view_shift=None``: each image as it is. An integer (test-time augmentation,
+    ``test_shift=None``: each image as it is. An integer (test-time augmentation,
     chapter 3): each image gets the mean of the probabilities of all its views, mirrored
-    or not and shifted by up to ``view_shift`` pixels (:func:`cifar_mlp.augment.views`).
+    or not and shifted by up to ``test_shift`` pixels (:func:`cifar_mlp.augment.views`).
     """
     out = np.empty((len(x), model.layer_sizes[-1]), np.float64)
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size]
-        if view_shift is None:
+        if test_shift is None:
             out[start:start + batch_size] = log_softmax(model.forward(batch).astype(np.float64))
         else:
             out[start:start + batch_size] = mean_of_views(
                 log_softmax(model.forward(view).astype(np.float64))
-                for view in views(batch, view_shift))
+                for view in views(batch, test_shift))
     return out
 
 

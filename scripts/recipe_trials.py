@@ -128,7 +128,7 @@ def run_trial(name: str, data) -> dict:
             "seed": recipe.seed,
             "final_val_accuracy": history.val_acc[-1],
             "flip_averaged_val_accuracy": evaluate(model, prepared.x_val, prepared.y_val,
-                                                   view_shift=0)[1],
+                                                   test_shift=0)[1],
             "val_accuracy": history.val_acc, "train_accuracy": history.train_acc,
             "minutes": (time.perf_counter() - started) / 60}
 

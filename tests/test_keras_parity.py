@@ -109,9 +109,9 @@ def test_copied_weights_give_the_same_numbers_and_predictions(rgb):
     ours = source.forward(x)
     theirs = model.predict(kt.evaluation_dataset(x), verbose=0)
     assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(ours).max()
-    for view_shift in (None, 1):
-        ours = evaluate(source, x, rgb.y_val[:256], view_shift=view_shift)
-        theirs = kt.evaluate_keras(model, x, rgb.y_val[:256], view_shift)
+    for test_shift in (None, 1):
+        ours = evaluate(source, x, rgb.y_val[:256], test_shift=test_shift)
+        theirs = kt.evaluate_keras(model, x, rgb.y_val[:256], test_shift)
         assert theirs[0] == pytest.approx(ours[0], rel=1e-5) and theirs[1] == ours[1]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cifar_mlp import fast
-from cifar_mlp.fast import SLICE, FastAdam, FastSGD
+from cifar_mlp.fast import UPDATE_SLICE, FastAdam, FastSGD
 from cifar_mlp.optim import SGD, Adam
 
 
@@ -134,7 +134,7 @@ def threads(request, monkeypatch):
 def test_fast_optimizers_give_the_plain_ones_numbers_bit_for_bit(kind, dtype, threads):
     rng = np.random.default_rng(1)
     shapes = {"W": (600, 700), "b": (700,), "gamma": (7,)}  # W: 4 slices, the last partial
-    assert 600 * 700 > 3 * SLICE
+    assert 600 * 700 > 3 * UPDATE_SLICE
     start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
     plain, fast_params = ({k: v.copy() for k, v in start.items()} for _ in range(2))
     optimizers = make(kind, fast=False), make(kind, fast=True)
@@ -156,18 +156,18 @@ def test_fast_optimizers_give_the_plain_ones_numbers_bit_for_bit(kind, dtype, th
 
 
 def test_slices_are_views_of_slice_elements():
-    params = {"W": np.zeros((3, SLICE)), "b": np.zeros(5)}
-    grads = {"W": np.ones((3, SLICE)), "b": np.ones(5)}
+    params = {"W": np.zeros((3, UPDATE_SLICE)), "b": np.zeros(5)}
+    grads = {"W": np.ones((3, UPDATE_SLICE)), "b": np.ones(5)}
     velocities = {}
     work = fast.slices(params, grads, velocities)
     assert [len(arrays) for arrays in work] == [3] * 4
-    assert [arrays[0].size for arrays in work] == [SLICE] * 3 + [5]
+    assert [arrays[0].size for arrays in work] == [UPDATE_SLICE] * 3 + [5]
     assert velocities.keys() == params.keys()  # state created as zeros, shaped like params
     work[1][0][...] = 7.0  # writing to a slice writes to the parameter
     assert (params["W"][1] == 7.0).all() and (params["W"][0] == 0).all()
     calls = []
     fast.for_each_slice(lambda w, g, v: calls.append(w.size), params, grads, velocities)
-    assert sorted(calls) == sorted([SLICE] * 3 + [5])
+    assert sorted(calls) == sorted([UPDATE_SLICE] * 3 + [5])
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["plain", "fast"])

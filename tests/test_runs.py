@@ -41,7 +41,7 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     calls = []
 
     def counted_evaluate(*args, **kwargs):
-        calls.append(kwargs.get("view_shift"))
+        calls.append(kwargs.get("test_shift"))
         return evaluate(*args, **kwargs)
 
     monkeypatch.setattr(runs, "evaluate", counted_evaluate)
@@ -51,7 +51,7 @@ def test_a_reload_reuses_the_scores_kept_beside_the_weights(gray, tmp_path, monk
     # views of every smaller shift (the accuracy against the number of views).
     assert calls == [2, 2, None, None, 0, 1]
     assert first["test_accuracy"] == evaluate(first["model"], gray.x_test, gray.y_test,
-                                              view_shift=2)[1]
+                                              test_shift=2)[1]
     assert first["views"] == 50
     assert first["test_accuracy_one_view"] == evaluate(first["model"], gray.x_test, gray.y_test)[1]
     assert first["val_accuracy_one_view"] == evaluate(first["model"], gray.x_val, gray.y_val)[1]

@@ -325,12 +325,12 @@ def test_augment_keeps_shape_and_dtype_and_leaves_the_input_alone(rgb_rows):
 
 
 def test_forced_flip_mirrors_every_image(rgb_rows):
-    out = augment(rgb_rows, AlwaysFlip(), crop_padding=0)
+    out = augment(rgb_rows, AlwaysFlip(), shift=0)
     np.testing.assert_array_equal(images_of(out, 3), images_of(rgb_rows, 3)[:, :, ::-1])
 
 
 def test_random_flip_mirrors_about_half_of_the_images(rgb_rows):
-    out = images_of(augment(rgb_rows, np.random.default_rng(1), crop_padding=0), 3)
+    out = images_of(augment(rgb_rows, np.random.default_rng(1), shift=0), 3)
     original = images_of(rgb_rows, 3)
     mirrored = [np.array_equal(o, x[:, ::-1]) for o, x in zip(out, original)]
     unchanged = [np.array_equal(o, x) for o, x in zip(out, original)]
@@ -339,7 +339,7 @@ def test_random_flip_mirrors_about_half_of_the_images(rgb_rows):
 
 
 def test_crop_shifts_the_content_with_zero_padding(rgb_rows):
-    out = images_of(augment(rgb_rows, np.random.default_rng(2), flip=False, crop_padding=4), 3)
+    out = images_of(augment(rgb_rows, np.random.default_rng(2), flip=False, shift=4), 3)
     shifts = []
     for image, original in zip(out, images_of(rgb_rows, 3)):
         found = [at for at, window in windows(original, 4).items() if np.array_equal(image, window)]
@@ -353,7 +353,7 @@ def test_crop_shifts_the_content_with_zero_padding(rgb_rows):
 def test_crop_moves_a_single_bright_pixel_by_at_most_the_padding():
     rows = np.zeros((200, 1024), np.float32)
     rows[:, 16 * 32 + 10] = 1.0  # row 16, column 10 of a grayscale image
-    out = images_of(augment(rows, np.random.default_rng(3), flip=False, crop_padding=4), 1)
+    out = images_of(augment(rows, np.random.default_rng(3), flip=False, shift=4), 1)
     positions = np.argwhere(out[..., 0] == 1.0)
     assert len(positions) == 200  # the pixel is never cut off: it is 10 pixels from each edge
     assert np.all(np.abs(positions[:, 1] - 16) <= 4) and np.all(np.abs(positions[:, 2] - 10) <= 4)
@@ -364,18 +364,18 @@ def test_augment_works_on_grayscale_rows(gray):
     rows = gray.x_train[:32]
     out = augment(rows, np.random.default_rng(0), 2)
     assert out.shape == (32, 1024) and out.dtype == np.float32
-    flipped = augment(rows, AlwaysFlip(), crop_padding=0)
+    flipped = augment(rows, AlwaysFlip(), shift=0)
     np.testing.assert_array_equal(images_of(flipped, 1), images_of(rows, 1)[:, :, ::-1])
     for image, original in zip(images_of(out, 1), images_of(rows, 1)):
         candidates = [*windows(original, 4).values(), *windows(original[:, ::-1], 4).values()]
         assert any(np.array_equal(image, window) for window in candidates)
 
 
-@pytest.mark.parametrize("crop_padding", [0, 2])
-def test_views_are_every_variation_augment_draws(rgb_rows, gray, crop_padding):
+@pytest.mark.parametrize("shift", [0, 2])
+def test_views_are_every_variation_augment_draws(rgb_rows, gray, shift):
     for rows, channels in ((rgb_rows[:8], 3), (gray.x_val[:8], 1)):
-        every = list(views(rows, crop_padding))
-        assert len(every) == 2 * (2 * crop_padding + 1) ** 2
+        every = list(views(rows, shift))
+        assert len(every) == 2 * (2 * shift + 1) ** 2
         assert all(view.shape == rows.shape and view.dtype == np.float32 for view in every)
         np.testing.assert_array_equal(every[len(every) // 4], rows)  # unshifted, not mirrored
         np.testing.assert_array_equal(images_of(every[3 * len(every) // 4], channels),
@@ -384,7 +384,7 @@ def test_views_are_every_variation_augment_draws(rgb_rows, gray, crop_padding):
         assert len(distinct) == len(every)
         rng = np.random.default_rng(0)
         for _ in range(20):  # each image augment draws is one of the image's views
-            drawn = augment(rows, rng, crop_padding=crop_padding)
+            drawn = augment(rows, rng, shift=shift)
             for i in range(len(rows)):
                 assert any(np.array_equal(drawn[i], view[i]) for view in every)
 
@@ -429,13 +429,13 @@ def test_bad_inputs_raise_value_errors(gray, change, message):
         train(MLP([1024, 8, 10], seed=0), SGD(0.01), **change(arguments))
 
 
-@pytest.mark.parametrize("view_shift", [0, 1])
-def test_test_time_augmentation_scores_the_mean_of_the_views(gray, view_shift):
+@pytest.mark.parametrize("test_shift", [0, 1])
+def test_test_time_augmentation_scores_the_mean_of_the_views(gray, test_shift):
     model, _ = fit(gray, epochs=2)
     x, y = gray.x_val, gray.y_val
-    mean = np.mean([model.predict_proba(view).astype(np.float64) for view in views(x, view_shift)],
+    mean = np.mean([model.predict_proba(view).astype(np.float64) for view in views(x, test_shift)],
                    axis=0)
-    loss, accuracy = evaluate(model, x, y, batch_size=64, view_shift=view_shift)
+    loss, accuracy = evaluate(model, x, y, batch_size=64, test_shift=test_shift)
     assert accuracy == np.mean(mean.argmax(axis=1) == y)
     assert loss == pytest.approx(-np.log(mean[np.arange(len(y)), y]).mean(), rel=1e-5)
     assert accuracy != evaluate(model, x, y)[1]  # the other views change some predictions
