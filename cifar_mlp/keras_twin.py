@@ -395,12 +395,9 @@ def _finish_history(history: History, recipe: Recipe) -> None:
     """The best epoch and the reason training stopped, as :func:`cifar_mlp.train.train` says them."""
     if history.val_loss:
         history.best_epoch = int(np.argmin(history.val_loss)) + 1  # the first lowest, as NumPy's
-    if history.epochs < recipe.epochs:
-        history.stopped_early = True
-        history.stop_reason = (
-            "diverged (NaN loss)" if not all(map(math.isfinite, history.train_loss)) or
-            history.epochs == 0 else
-            f"early stopping: no lower validation loss for {recipe.patience} epochs after "
-            f"epoch {history.best_epoch}")
+    if history.epochs == recipe.epochs:
+        history.complete()
+    elif history.epochs == 0 or not all(map(math.isfinite, history.train_loss)):
+        history.diverge(max(history.epochs, 1))  # TerminateOnNaN ends the epoch of the NaN
     else:
-        history.stop_reason = f"completed {recipe.epochs} epochs"
+        history.stop_early(recipe.patience)

@@ -101,7 +101,7 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
         started = time.perf_counter()
         model, history = framework.fit(recipe, prepared, progress)
         seconds = time.perf_counter() - started
-        if not history.stop_reason.startswith("diverged"):  # not worth reloading
+        if history.ending != History.DIVERGED:  # not worth reloading
             weights.parent.mkdir(parents=True, exist_ok=True)
             framework.save(model, weights)
             save_training(weights, key, history, seconds)

@@ -101,8 +101,7 @@ class DivergenceGuard:
                 yield
         except _Diverged as diverged:
             self.best.restore(self.model)
-            self.history.stopped_early = True
-            self.history.stop_reason = f"diverged in epoch {epoch}"
+            self.history.diverge(epoch)
             message = _divergence_message(diverged, epoch, self.n_steps, self.optimizer.lr,
                                           self.history.best_epoch)
             raise TrainingDiverged(message, epoch=epoch, step=diverged.step,

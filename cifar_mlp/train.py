@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -117,13 +118,11 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
                         val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}", lr=f"{lr:.2g}")
         if patience is not None and epoch - history.best_epoch >= patience:
-            history.stopped_early = True
-            history.stop_reason = (f"early stopping: no lower validation loss for {patience} "
-                                   f"epochs after epoch {history.best_epoch}")
+            history.stop_early(patience)
             break
     bar.close()
     if not history.stopped_early:
-        history.stop_reason = f"completed {epochs} epochs"
+        history.complete()
     if patience is not None:
         best.restore(model)
     return history
@@ -142,7 +141,14 @@ class History:
     (``l2 * sum(W**2)``, at the end of the epoch; 0 without L2). ``lr`` is the learning
     rate used during the epoch and ``seconds`` its wall time, validation included.
     ``best_epoch`` (from 1; 0 before any epoch) is the epoch of the lowest validation loss.
+    ``ending`` says how training ended (COMPLETED, EARLY_STOPPING or DIVERGED, set by
+    :meth:`complete`, :meth:`stop_early` or :meth:`diverge`, which both training loops
+    call) and ``stop_reason`` says it in a sentence.
     """
+
+    COMPLETED: ClassVar[str] = "completed"
+    EARLY_STOPPING: ClassVar[str] = "early stopping"
+    DIVERGED: ClassVar[str] = "diverged"
 
     train_loss: list = field(default_factory=list)
     train_acc: list = field(default_factory=list)
@@ -154,6 +160,23 @@ class History:
     best_epoch: int = 0
     stopped_early: bool = False
     stop_reason: str = ""
+    ending: str = ""
+
+    def complete(self) -> None:
+        """Training ran every epoch it was given."""
+        self._end(self.COMPLETED, f"completed {self.epochs} epochs")
+
+    def stop_early(self, patience: int) -> None:
+        """Training stopped: ``patience`` epochs without a lower validation loss."""
+        self._end(self.EARLY_STOPPING, f"early stopping: no lower validation loss for {patience} "
+                                       f"epochs after epoch {self.best_epoch}")
+
+    def diverge(self, epoch: int) -> None:
+        """Training stopped in ``epoch``: the loss was no longer a finite number."""
+        self._end(self.DIVERGED, f"diverged in epoch {epoch}")
+
+    def _end(self, ending: str, reason: str) -> None:
+        self.ending, self.stop_reason, self.stopped_early = ending, reason, ending != self.COMPLETED
 
     @property
     def epochs(self) -> int:

@@ -78,7 +78,7 @@ def test_a_diverged_retrain_is_scored_and_not_given_the_saved_models_scores(gray
     class Diverging(runs.NumpyFramework):
         def fit(self, recipe, prepared, progress):
             model, history = super().fit(replace(recipe, seed=1), prepared, progress)
-            history.stop_reason = "diverged (NaN loss)"
+            history.diverge(history.epochs)
             return model, history
 
     diverged = run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, retrain=True,

@@ -62,6 +62,7 @@ def test_training_lowers_the_loss_and_fills_the_history(gray):
     assert history.lr == [1e-3] * 4
     assert history.best_epoch == int(np.argmin(history.val_loss)) + 1
     assert not history.stopped_early and history.stop_reason == "completed 4 epochs"
+    assert history.ending == History.COMPLETED
     assert history.median_seconds_per_epoch > 0
     assert json.loads(json.dumps(history.to_dict()))["val_acc"] == history.val_acc
     # Without patience the model keeps its final weights: the last validation loss.
@@ -88,6 +89,7 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(gray):
     model, history = fit(gray, overfitting_model(), epochs=30, patience=2)
     best = history.best_epoch
     assert history.stopped_early and "early stopping" in history.stop_reason
+    assert history.ending == History.EARLY_STOPPING
     assert history.epochs == best + 2 < 30
     assert min(history.val_loss) == history.val_loss[best - 1]
 
@@ -112,6 +114,7 @@ def test_a_huge_learning_rate_raises_and_keeps_the_initial_weights(gray):
     assert error.epoch == 1 and error.step >= 1
     assert f"epoch 1, step {error.step}" in str(error) and "initial weights" in str(error)
     assert error.history.stopped_early and error.history.epochs == 0
+    assert error.history.ending == History.DIVERGED
     assert all(np.isfinite(p).all() for p in model.params.values())
     assert_same_weights(model, initial)
 
