@@ -35,6 +35,10 @@ class Recipe:
     momentum: float = 0.9
     nesterov: bool = False
     schedule: str = "constant"  # "constant", "cosine" or "plateau"
+    # "plateau": the learning rate times plateau_factor after plateau_patience epochs
+    # without a lower validation loss
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
     batch_size: int = 128
     epochs: int = 40
     patience: int | None = 5  # early stopping on validation loss; restores the best weights
@@ -73,7 +77,8 @@ def build(recipe: Recipe, n_features: int):
     else:
         raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
     schedules = {"constant": constant, "cosine": lambda: cosine(recipe.epochs),
-                 "plateau": lambda: ReduceOnPlateau(factor=0.5, patience=2)}
+                 "plateau": lambda: ReduceOnPlateau(factor=recipe.plateau_factor,
+                                                  patience=recipe.plateau_patience)}
     if recipe.schedule not in schedules:
         raise ValueError(f"schedule: expected one of {list(schedules)}, got {recipe.schedule!r}")
     return model, optimizer, schedules[recipe.schedule]()

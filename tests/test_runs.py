@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cifar_mlp.data import load_sample
-from cifar_mlp.experiments import Recipe
+from cifar_mlp.experiments import Recipe, build
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint, depends_on, imported
 from cifar_mlp import runs
@@ -183,3 +183,9 @@ def test_dependencies_are_read_from_the_imports_through_other_modules(tmp_path):
     assert imported("layers", package=tmp_path) == set()  # another package's module
     (tmp_path / "layers.py").write_text(f"from {tmp_path.name}.new_norm import norm\n")
     assert depends_on("loop", package=tmp_path) == ("layers", "loop", "model", "new_norm")
+
+
+def test_the_plateau_schedule_takes_its_settings_from_the_recipe():
+    recipe = replace(RECIPE, schedule="plateau", plateau_factor=0.25, plateau_patience=4)
+    _, _, schedule = build(recipe, 1024)
+    assert (schedule.factor, schedule.patience) == (0.25, 4)
