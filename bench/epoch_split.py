@@ -14,7 +14,8 @@ from bench.machine import Contention
 from bench.network import matmul_flops
 from bench.numpy_epochs import train_recipe
 from bench.patching_clock import PRODUCTS, epoch_parts, timing
-from bench.peak import measure_peak
+from bench.peak import faster, measure_peak
+from bench.timers import gflops
 
 BEST = RECIPES["best"]  # the recipe of (f)
 SPLIT_EPOCHS = 3  # epochs of the best recipe timed part by part; the median one is reported,
@@ -56,7 +57,7 @@ def measure_epoch_split(prepared, epochs: int = SPLIT_EPOCHS) -> dict:
                                      or time.perf_counter() - started < SPLIT_SECONDS):
         repeats.append(split_epoch(BEST, prepared))
     after = measure_peak(sizes, BEST.batch_size, rng)
-    peak = max(before, after, key=lambda measured: measured["gflops"])
+    peak = faster(before, after)
     median = sorted(repeats, key=lambda repeat: repeat["epoch_seconds"])[(len(repeats) - 1) // 2]
     epoch, flops = median["epoch_seconds"], epoch_matmul_flops(
         sizes, len(prepared.x_train), len(prepared.x_val))
@@ -69,7 +70,7 @@ def measure_epoch_split(prepared, epochs: int = SPLIT_EPOCHS) -> dict:
         "matmul_flops": flops, "peak": peak, "peak_gflops_before_epochs": before["gflops"],
         "peak_gflops_after_epochs": after["gflops"], "bound_seconds": bound,
         "fraction_of_bound": bound / epoch,
-        "training_products_gflops": flops["training"] / median["parts_seconds"][PRODUCTS] / 1e9,
+        "training_products_gflops": gflops(flops["training"], median["parts_seconds"][PRODUCTS]),
         "contention": contention.report(),
         "what": "cifar_mlp.train.train(epochs=1) of RECIPES['best'] built by "
                 "experiments.build, the median of the epochs; parts timed by wrappers of "

@@ -33,11 +33,21 @@ def matmul_flops(sizes, n: int) -> dict:
             "total": 2 * forward + input_grads}
 
 
+def steps_per_epoch(prepared) -> int:
+    """Batches of BATCH in an epoch of the training split, the last smaller one included."""
+    return -(-len(prepared.x_train) // BATCH)
+
+
+def dashed(sizes) -> str:
+    """Layer sizes as the book writes them: 3072-1024-512-10."""
+    return "-".join(map(str, sizes))
+
+
 def network(prepared) -> dict:
     sizes = RECIPE.layer_sizes(prepared.n_features)
     return {"layer_sizes": sizes, "batch_size": BATCH, "dtype": str(prepared.x_train.dtype),
             "n_train": len(prepared.x_train), "n_val": len(prepared.x_val),
-            "steps_per_epoch": -(-len(prepared.x_train) // BATCH),
+            "steps_per_epoch": steps_per_epoch(prepared),
             "matmul_flops_per_step": matmul_flops(sizes, BATCH), "recipe": asdict(RECIPE)}
 
 

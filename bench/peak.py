@@ -6,7 +6,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bench.network import BATCH
-from bench.timers import spread, timings
+from bench.timers import gflops, spread, timings
 
 
 def products(sizes, n: int, rng) -> list:
@@ -34,11 +34,17 @@ def measure_peak(sizes, n: int, rng, repeats: int = 7) -> dict:
     for label, flops, function in products(sizes, n, rng):
         times = spread(timings(function, repeats=repeats))
         rows.append({"product": label, "flops": flops, **times,
-                     "gflops": flops / times["best_seconds"] / 1e9})
+                     "gflops": gflops(flops, times["best_seconds"])})
     flops, best, median = (sum(row[key] for row in rows)
                            for key in ("flops", "best_seconds", "median_seconds"))
     return {"products": rows, "flops": flops, "seconds_best": best, "seconds_median": median,
-            "gflops": flops / best / 1e9, "gflops_median": flops / median / 1e9}
+            "gflops": gflops(flops, best), "gflops_median": gflops(flops, median)}
+
+
+def faster(*peaks) -> dict:
+    """The fastest of several measurements of the same peak: a slower one was taken on a
+    CPU not yet at full clock, or busy with other work."""
+    return max(peaks, key=lambda peak: peak["gflops"])
 
 
 def peak_one_thread(sizes) -> float:

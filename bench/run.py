@@ -22,9 +22,9 @@ from bench.budget import TIME_BUDGET, plan_epochs  # noqa: E402
 from bench.epoch_split import SPLIT_EPOCHS, measure_epoch_split  # noqa: E402
 from bench.keras_epochs import keras_epochs  # noqa: E402
 from bench.machine import Contention, machine  # noqa: E402
-from bench.network import BATCH, RESULTS, load_prepared, network  # noqa: E402
+from bench.network import BATCH, RESULTS, dashed, load_prepared, network  # noqa: E402
 from bench.numpy_epochs import numpy_epochs_raw, numpy_epochs_train  # noqa: E402
-from bench.peak import measure_peak, peak_one_thread  # noqa: E402
+from bench.peak import faster, measure_peak, peak_one_thread  # noqa: E402
 from bench.seed_style_epochs import seed_style_epochs  # noqa: E402
 from bench.summary import print_measurements, print_ratios, ratios  # noqa: E402
 from bench.train_step import measure_breakdown, measure_step, with_fractions  # noqa: E402
@@ -41,7 +41,7 @@ def main(output: Path = RESULTS) -> int:
     prepared = load_prepared()
     report = {"date": date, "machine": machine(), "network": network(prepared)}
     sizes, flops = report["network"]["layer_sizes"], report["network"]["matmul_flops_per_step"]
-    say(f"network {'-'.join(map(str, sizes))}, batch {BATCH}, {len(prepared.x_train):,} training "
+    say(f"network {dashed(sizes)}, batch {BATCH}, {len(prepared.x_train):,} training "
         f"images ({report['network']['steps_per_epoch']} steps/epoch), "
         f"{flops['total'] / 1e9:.3f} GFLOP per step in matrix products")
     rng = np.random.default_rng(0)
@@ -54,7 +54,7 @@ def main(output: Path = RESULTS) -> int:
     report["peak_gflops_after_step_timing"] = again["gflops"]
     # The peak is the faster of the two measurements: a cold first one (the CPU not yet
     # at full clock) once made the step look faster than the peak.
-    report["peak"] = max(report["peak"], again, key=lambda peak: peak["gflops"])
+    report["peak"] = faster(report["peak"], again)
     report["train_step"] = with_fractions(step, report["peak"])
     report["peak_gflops_one_blas_thread"] = peak_one_thread(sizes)
     say("(c) NumPy epochs (train.train, then a raw loop) ...")

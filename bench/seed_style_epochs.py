@@ -12,9 +12,13 @@ from bench.seed_style_mlp import SeedStyleMLP
 from bench.timers import epochs_record, timed_epochs
 
 
+def seed_style_model(prepared) -> SeedStyleMLP:
+    return SeedStyleMLP(RECIPE.layer_sizes(prepared.n_features))
+
+
 def seed_style_step_seconds(prepared, steps: int = 4) -> float:
     """The median time of a few seed-style steps, after one untimed (to plan the epochs)."""
-    model = SeedStyleMLP(RECIPE.layer_sizes(prepared.n_features))
+    model = seed_style_model(prepared)
     batches = full_batches(prepared, np.random.default_rng(RECIPE.seed))
     times = []
     for x, y in (next(batches) for _ in range(steps + 1)):
@@ -25,7 +29,7 @@ def seed_style_step_seconds(prepared, steps: int = 4) -> float:
 
 
 def seed_style_epochs(prepared, epochs: int) -> dict:
-    model = SeedStyleMLP(RECIPE.layer_sizes(prepared.n_features))
+    model = seed_style_model(prepared)
     return epochs_record(timed_epochs(model.train_step, prepared, epochs),
                          "seed-style raw loop (float64 weights via np.random.randn), same "
                          "batches as the NumPy raw loop")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.machine import contention_note
+from bench.network import dashed
 
 RATIOS = {  # the ratios the bench prints, and what each compares
     "numpy_over_keras_epoch": "NumPy / Keras seconds per epoch",
@@ -28,6 +29,10 @@ def ratios(report: dict) -> dict:
         "best_epoch_fraction_of_bound": report["best_epoch_split"]["fraction_of_bound"],
     }
     return {"ratios": measured}
+
+
+def rounded(seconds) -> list:
+    return [round(s, 2) for s in seconds]
 
 
 def print_measurements(report: dict) -> None:
@@ -56,15 +61,15 @@ def print_measurements(report: dict) -> None:
                        ("(e) seed-style epoch (float64)", "seed_style_epoch")):
         record = report[key]
         print(f"{label:<33} median {record['median_seconds']:6.2f} s of "
-              f"{[round(s, 2) for s in record['seconds']]}")
+              f"{rounded(record['seconds'])}")
     print_epoch_split(report["best_epoch_split"])
 
 
 def print_epoch_split(split: dict) -> None:
     """(f): the best recipe's epoch part by part, and against its matrix-product bound."""
     peak = split["peak"]["gflops"]
-    print(f"(f) best recipe's epoch ({'-'.join(map(str, split['layer_sizes']))}, BatchNorm, "
-          f"augmentation), the median of {[round(s, 2) for s in split['epochs_seconds']]}: "
+    print(f"(f) best recipe's epoch ({dashed(split['layer_sizes'])}, BatchNorm, "
+          f"augmentation), the median of {rounded(split['epochs_seconds'])}: "
           f"{split['epoch_seconds']:.2f} s")
     for part, seconds in split["parts_seconds"].items():
         print(f"      {part:<22} {seconds:6.2f} s  {split['shares'][part]:4.0%}")

@@ -29,6 +29,11 @@ def timings(function, repeats: int = 7, min_seconds: float = 0.03) -> np.ndarray
     return np.array(result)
 
 
+def gflops(flops, seconds) -> float:
+    """The rate, in GFLOP/s, of ``flops`` done in ``seconds``."""
+    return flops / seconds / 1e9
+
+
 def spread(times) -> dict:
     """The best and the median of a list of seconds."""
     return {"best_seconds": float(np.min(times)), "median_seconds": float(np.median(times))}

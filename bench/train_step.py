@@ -14,10 +14,11 @@ from cifar_mlp.model import sum_of_squares
 from cifar_mlp.optim import SGD
 from cifar_mlp.train import evaluate, minibatches
 
-from bench.network import BATCH, RECIPE, full_batches
-from bench.timers import spread, timings
+from bench.network import BATCH, RECIPE, full_batches, steps_per_epoch
+from bench.timers import gflops, spread, timings
 
 MINIBATCH = "minibatch (train.minibatches, per batch)"  # a breakdown key plan_epochs reads
+RATED = ("loss_and_gradients", "train_step")  # the timings rated against the matmul peak
 
 
 def measure_step(prepared, flops: int, steps: int = 80, warmup: int = 8) -> dict:
@@ -40,16 +41,16 @@ def measure_step(prepared, flops: int, steps: int = 80, warmup: int = 8) -> dict
     result = {"steps_timed": steps, "loss_and_gradients": spread(loss_times),
               "optimizer_update": spread(update_times),
               "train_step": spread(loss_times + update_times)}
-    for name in ("loss_and_gradients", "train_step"):
+    for name in RATED:
         entry = result[name]
-        entry["gflops_best"] = flops / entry["best_seconds"] / 1e9
-        entry["gflops_median"] = flops / entry["median_seconds"] / 1e9
+        entry["gflops_best"] = gflops(flops, entry["best_seconds"])
+        entry["gflops_median"] = gflops(flops, entry["median_seconds"])
     return result
 
 
 def with_fractions(step: dict, peak: dict) -> dict:
     """``step`` with each timing's fraction of ``peak`` (best vs best, median vs median)."""
-    for name in ("loss_and_gradients", "train_step"):
+    for name in RATED:
         entry = step[name]
         entry["fraction_of_peak"] = entry["gflops_best"] / peak["gflops"]
         entry["fraction_of_peak_median"] = entry["gflops_median"] / peak["gflops_median"]
@@ -102,8 +103,8 @@ def measure_breakdown(prepared) -> dict:
         for _ in minibatches(prepared.x_train, prepared.y_train, BATCH, rng):
             pass
 
-    steps = -(-len(prepared.x_train) // BATCH)
-    best[MINIBATCH] = float(timings(draw_epoch, repeats=3, min_seconds=0.0).min()) / steps
+    best[MINIBATCH] = (float(timings(draw_epoch, repeats=3, min_seconds=0.0).min())
+                       / steps_per_epoch(prepared))
     best[f"validation_per_epoch (evaluate, {len(prepared.x_val):,} images)"] = float(
         timings(lambda: evaluate(model, prepared.x_val, prepared.y_val), repeats=3,
                 min_seconds=0.0).min())
