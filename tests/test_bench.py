@@ -1,6 +1,8 @@
 """What `make bench` measures: the split of an epoch into parts, timed by wrappers that
 leave the package as it was."""
 
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,9 +14,13 @@ from cifar_mlp.experiments import Recipe
 from cifar_mlp.fast import FastSGD
 from cifar_mlp.model import MLP
 
-from bench.epoch_split import epoch_matmul_flops, split_epoch
-from bench.network import matmul_flops
-from bench.patching_clock import PRODUCTS, epoch_parts, timing
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # bench/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from bench.epoch_split import epoch_matmul_flops, split_epoch  # noqa: E402
+from bench.network import matmul_flops  # noqa: E402
+from bench.patching_clock import PRODUCTS, epoch_parts, timing  # noqa: E402
 
 
 def tiny_split(n_train=300, n_val=100):
