@@ -161,7 +161,12 @@ def pooled_std(groups) -> float:
     return math.sqrt(squares / sum(len(group) - 1 for group in groups))
 
 
-def t_quantile(df: int, level: float = 0.95) -> float:
+# The level of every noise band of the book: a difference outside the band would arise by
+# chance alone in 1 - BAND_LEVEL of comparisons of runs that differ only by their seeds.
+BAND_LEVEL = 0.95
+
+
+def t_quantile(df: int, level: float = BAND_LEVEL) -> float:
     """How many standard errors a two-sided ``level`` band spans when the standard deviation
     was estimated with ``df`` degrees of freedom: Student's t quantile (4.30 for 2, 1.96 as
     ``df`` grows)."""
