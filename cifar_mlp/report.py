@@ -169,13 +169,12 @@ def t_quantile(df: int, level: float = BAND_LEVEL) -> float:
     return float(t.ppf((1 + level) / 2, df))
 
 
-def noise(std: float, n_a: int, n_b: int, df: int | None = None) -> float:
+def noise(std: float, n_a: int, n_b: int, df: int) -> float:
     """The noise band of the difference of two means, of ``n_a`` and ``n_b`` runs whose
-    results spread with standard deviation ``std``: a smaller difference is within noise.
-    With ``df``, the degrees of freedom of ``std``, a 95% band from Student's t
-    (:func:`t_quantile` standard errors); without, two standard errors."""
-    width = 2.0 if df is None else t_quantile(df)
-    return width * std * math.sqrt(1 / n_a + 1 / n_b)
+    results spread with standard deviation ``std``, estimated with ``df`` degrees of
+    freedom: a BAND_LEVEL band from Student's t (:func:`t_quantile` standard errors). A
+    smaller difference is within noise."""
+    return t_quantile(df) * std * math.sqrt(1 / n_a + 1 / n_b)
 
 
 def verdict(change: float, band: float, higher: str = "higher", lower: str = "lower") -> str:

@@ -182,8 +182,6 @@ def test_noise_uses_students_t_with_the_degrees_of_freedom_it_is_given():
     assert report.BAND_LEVEL == 0.95  # the level the chapters quote, from this constant
     assert report.t_quantile(2) == pytest.approx(4.302652729911275)
     assert report.noise(1.0, 1, 1, df=2) == pytest.approx(4.302652729911275 * math.sqrt(2))
-    # Without degrees of freedom (chapter 4's call), two standard errors as before.
-    assert report.noise(1.0, 1, 1) == pytest.approx(2 * math.sqrt(2))
 
 
 def test_trials_noise_is_a_95_percent_t_band_over_the_seeds():
