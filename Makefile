@@ -70,7 +70,7 @@ notebooks: $(INSTALLED)
 	$(PY) scripts/update_readme.py
 
 bench: $(INSTALLED)
-	$(PY) bench/bench.py
+	$(PY) -m bench.run
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/

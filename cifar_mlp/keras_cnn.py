@@ -19,12 +19,15 @@ averaging them over positions (global average pooling) by 9 points of validation
 accuracy; BatchNormalization after each convolution made an epoch 1.5 times as long
 for half a point.
 
-With ``permutation_seed``, the network starts with a fixed shuffle of the pixels
-(:func:`cifar_mlp.permutation.permute_pixels` as a layer): the flips and shifts act on
-the real image, then its pixels are shuffled, in training and in scoring alike, and
-the convolutions only ever see shuffled images. For an MLP such a shuffle changes
-nothing (:func:`cifar_mlp.permutation.permute_first_layer`); for this network it
-changes everything.
+With ``permutation_seed``, the data are shuffled first: every image of the three splits
+has its pixels moved by one fixed permutation
+(:func:`cifar_mlp.permutation.permute_pixels`) before anything else happens to it, and
+the same network then trains on the shuffled images as the plain one trains on the
+originals: the flips and shifts of training, and any test-time views, act on the
+shuffled images. So nothing the network is fed keeps a trace of where the pixels were
+(a flip of a shuffled image is not the shuffle of a flipped one). For an MLP's first
+layer such a shuffle changes nothing (:func:`cifar_mlp.permutation.permute_first_layer`);
+for this network it changes everything.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ import hashlib
 
 import numpy as np
 
+from dataclasses import replace
+
 from .experiments import Recipe
-from .keras_twin import KerasFramework, _loss, fit_recorded, keras_optimizer, quiet_tensorflow
-from .permutation import feature_order, pixel_permutation
+from .keras_twin import (KerasFramework, _loss, evaluate_keras, fit_recorded, keras_optimizer,
+                         quiet_tensorflow)
+from .permutation import permute_pixels, pixel_permutation
 from .provenance import code_fingerprint, depends_on
 from .schedules import cosine
 
@@ -76,22 +82,15 @@ def check_recipe(recipe: Recipe) -> None:
                          "schedule)")
 
 
-def build_cnn(recipe: Recipe, permutation: np.ndarray | None = None):
+def build_cnn(recipe: Recipe):
     """The compiled Keras CNN (see the module docstring) a recipe trains: its optimizer
-    (SGD with momentum or Adam) and learning rate. ``permutation`` (pixel positions,
-    :func:`cifar_mlp.permutation.pixel_permutation`): shuffle each row's pixels first.
-    Compiled with the metrics the Keras twin reports, ``accuracy`` and ``ce`` (the plain
+    (SGD with momentum or Adam) and learning rate. Compiled with the metrics the Keras twin reports, ``accuracy`` and ``ce`` (the plain
     cross-entropy)."""
     check_recipe(recipe)
     _, keras = quiet_tensorflow()
     layers = keras.layers
-    width = int(np.prod(IMAGE_SHAPE))
-    stack = [keras.Input(shape=(width,), name="pixels")]
-    if permutation is not None:
-        order = feature_order(permutation, width)
-        stack.append(layers.Lambda(lambda rows: keras.ops.take(rows, order, axis=1),
-                                   name="shuffle_pixels"))
-    stack.append(layers.Reshape(IMAGE_SHAPE, name="image"))
+    stack = [keras.Input(shape=(int(np.prod(IMAGE_SHAPE)),), name="pixels"),
+             layers.Reshape(IMAGE_SHAPE, name="image")]
     for i, filters in enumerate(BLOCKS, 1):
         stack += [layers.Conv2D(filters, KERNEL, padding="same", name=f"conv{i}",
                                 kernel_initializer=keras.initializers.GlorotUniform(recipe.seed + i)),
@@ -112,8 +111,9 @@ def build_cnn(recipe: Recipe, permutation: np.ndarray | None = None):
 class KerasCNNFramework(KerasFramework):
     """How :func:`cifar_mlp.runs.run` trains, scores and stores the CNN, on the images as
     they are or (``permutation_seed``) with their pixels shuffled by
-    ``pixel_permutation(permutation_seed)``. Scoring, parameter count, saving and loading
-    are the Keras twin's (:class:`~cifar_mlp.keras_twin.KerasFramework`)."""
+    ``pixel_permutation(permutation_seed)``, before any flip, shift or test-time view
+    (:meth:`shuffled`). Parameter count, saving and loading are the Keras twin's
+    (:class:`~cifar_mlp.keras_twin.KerasFramework`)."""
 
     name = "keras"
 
@@ -124,6 +124,18 @@ class KerasCNNFramework(KerasFramework):
     def permutation(self) -> np.ndarray | None:
         """The shuffle of the pixel positions, or None for the images as they are."""
         return None if self.permutation_seed is None else pixel_permutation(self.permutation_seed)
+
+    def shuffled(self, x: np.ndarray) -> np.ndarray:
+        """Rows ``x`` as this network sees them: their pixels shuffled, or as they are."""
+        permutation = self.permutation()
+        return x if permutation is None else permute_pixels(x, permutation)
+
+    def data(self, prepared):
+        """``prepared`` with the images of its three splits as this network sees them."""
+        if self.permutation_seed is None:
+            return prepared
+        return replace(prepared, x_train=self.shuffled(prepared.x_train),
+                       x_val=self.shuffled(prepared.x_val), x_test=self.shuffled(prepared.x_test))
 
     def key(self, recipe: Recipe, prepared) -> dict:
         """What a saved CNN must match to be reused: the recipe and data, the code that
@@ -137,12 +149,14 @@ class KerasCNNFramework(KerasFramework):
                 "TensorFlow": tf.__version__}
 
     def build(self, recipe: Recipe, prepared):
-        """A new CNN of the recipe, compiled, with this framework's shuffle of the pixels."""
-        return build_cnn(recipe, self.permutation())
+        """A new CNN of the recipe, compiled (the same network with or without the shuffle,
+        which is in the data)."""
+        return build_cnn(recipe)
 
     def fit(self, recipe: Recipe, prepared, progress: bool):
         """Train a new CNN on the recipe's minibatches for its epochs, on its learning-rate
-        schedule; return the model and its :class:`~cifar_mlp.train.History`."""
+        schedule, the images shuffled first (:meth:`data`); return the model and its
+        :class:`~cifar_mlp.train.History`."""
         _, keras = quiet_tensorflow()
         model = self.build(recipe, prepared)
         callbacks = []
@@ -150,8 +164,13 @@ class KerasCNNFramework(KerasFramework):
             schedule = cosine(recipe.epochs)
             callbacks.append(keras.callbacks.LearningRateScheduler(
                 lambda epoch, lr: schedule(epoch, recipe.lr), verbose=0))
-        return model, fit_recorded(model, recipe, prepared, progress, callbacks,
+        return model, fit_recorded(model, recipe, self.data(prepared), progress, callbacks,
                                    desc="training (Keras CNN)")
+
+    def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
+        """Loss and accuracy on the rows ``x``, shuffled first: the test-time views, if
+        any, are views of the shuffled images."""
+        return evaluate_keras(model, self.shuffled(x), y, test_shift)
 
     def record(self) -> dict:
         tf, keras = quiet_tensorflow()

@@ -13,6 +13,12 @@ the order of the terms does not matter, so moving the rows of ``W1`` as the pixe
 gives, on shuffled images, exactly the network it was on the original ones
 (:func:`permute_first_layer`). A convolutional network cares a great deal: its
 filters look at neighbouring pixels, and after the shuffle neighbours are strangers.
+
+The layout can still reach an MLP through its data: flips and shifts are defined on the
+grid of the real image, and applied to shuffled images they are other transformations
+(a flip of a shuffled image is not the shuffle of a flipped one). A model meant to know
+nothing of the layout is fed images shuffled first, and augmented after, if at all
+(:class:`cifar_mlp.keras_cnn.KerasCNNFramework`).
 """
 
 import numpy as np

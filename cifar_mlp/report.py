@@ -154,10 +154,26 @@ def pooled_std(groups) -> float:
     return math.sqrt(squares / sum(len(group) - 1 for group in groups))
 
 
-def noise(std: float, n_a: int, n_b: int) -> float:
-    """Two standard errors of the difference of two means, of ``n_a`` and ``n_b`` runs whose
-    results spread with standard deviation ``std``: a smaller difference is within noise."""
-    return 2 * std * math.sqrt(1 / n_a + 1 / n_b)
+# The level of every noise band of the book: a difference outside the band would arise by
+# chance alone in 1 - BAND_LEVEL of comparisons of runs that differ only by their seeds.
+BAND_LEVEL = 0.95
+
+
+def t_quantile(df: int, level: float = BAND_LEVEL) -> float:
+    """How many standard errors a two-sided ``level`` band spans when the standard deviation
+    was estimated with ``df`` degrees of freedom: Student's t quantile (4.30 for 2, 1.96 as
+    ``df`` grows)."""
+    from scipy.stats import t
+
+    return float(t.ppf((1 + level) / 2, df))
+
+
+def noise(std: float, n_a: int, n_b: int, df: int) -> float:
+    """The noise band of the difference of two means, of ``n_a`` and ``n_b`` runs whose
+    results spread with standard deviation ``std``, estimated with ``df`` degrees of
+    freedom: a BAND_LEVEL band from Student's t (:func:`t_quantile` standard errors). A
+    smaller difference is within noise."""
+    return t_quantile(df) * std * math.sqrt(1 / n_a + 1 / n_b)
 
 
 def verdict(change: float, band: float, higher: str = "higher", lower: str = "lower") -> str:
@@ -173,8 +189,9 @@ def ablation_rows(results: dict) -> list:
     then the row without test-time augmentation (the first row's models scored on one
     view), a dict with ``label``, ``accuracies`` (validation, one per seed), ``mean``,
     ``change`` (points from the first row's mean), ``noise`` (points; :func:`noise` with
-    the spread of the seeds pooled over the rows, or :func:`paired_noise` for the row
-    that scores the first row's own models) and ``verdict``."""
+    the spread of the seeds pooled over the rows and its degrees of freedom, or
+    :func:`paired_noise` for the row that scores the first row's own models), ``df``
+    (the degrees of freedom of that band) and ``verdict``. Any number of seeds >= 2."""
     rows = []
     for row, (label, _, _) in enumerate(ABLATION_ROWS):
         runs = [result for name, result in sorted(results.items())
@@ -185,6 +202,7 @@ def ablation_rows(results: dict) -> list:
     # The seeds' spread, pooled over the rows of independent runs.
     std = pooled_std([row["accuracies"] for row in rows]) if any(
         len(row["accuracies"]) > 1 for row in rows) else math.nan
+    pooled_df = sum(len(row["accuracies"]) - 1 for row in rows if len(row["accuracies"]) > 1)
     if rows and rows[0]["label"] == ABLATION_ROWS[0][0]:
         rows.append({"label": WITHOUT_TEST_TIME_AUGMENTATION, "runs": rows[0]["runs"],
                      "accuracies": [r["val_accuracy_one_view"] for r in rows[0]["runs"]],
@@ -194,18 +212,23 @@ def ablation_rows(results: dict) -> list:
         row["change"] = (row["mean"] - rows[0]["mean"]) * 100
         if row.get("paired"):  # the first row's own networks, scored again
             row["noise"] = paired_noise(row["accuracies"], rows[0]["accuracies"]) * 100
+            row["df"] = len(row["accuracies"]) - 1
         else:
-            row["noise"] = noise(std, len(row["accuracies"]), len(rows[0]["accuracies"])) * 100
+            row["noise"] = (noise(std, len(row["accuracies"]), len(rows[0]["accuracies"]),
+                                  df=pooled_df) * 100 if pooled_df else math.nan)
+            row["df"] = pooled_df
         row["verdict"] = verdict(row["change"], row["noise"])
     return rows
 
 
 def paired_noise(a, b) -> float:
-    """Two standard errors of the mean of the differences ``a[i] - b[i]``, for two
-    scorings of the same runs: what differs between runs (seed, batches) cancels in
-    each difference, so this band is narrower than :func:`noise` for independent runs."""
+    """The 95% band (Student's t, ``len(a) - 1`` degrees of freedom) of the mean of the
+    differences ``a[i] - b[i]``, for two scorings of the same runs: what differs between
+    runs (seed, batches) cancels in each difference, so this band can be narrower than
+    :func:`noise` for independent runs."""
     differences = np.asarray(a, float) - np.asarray(b, float)
-    return 2 * float(differences.std(ddof=1)) / math.sqrt(len(differences))
+    standard_error = float(differences.std(ddof=1)) / math.sqrt(len(differences))
+    return t_quantile(len(differences) - 1) * standard_error
 
 
 def epoch_split_rows(split: dict) -> list:
@@ -243,11 +266,12 @@ SEED_TRIALS = ("chosen_35_again", "chosen_seed1", "chosen_seed2")
 
 def trials_noise(trials: dict) -> dict:
     """The spread of the chosen recipe's final validation accuracy over :data:`SEED_TRIALS`:
-    ``std`` (points) and ``noise`` (points), the size below which the difference between
-    two single runs is within noise (:func:`noise` with one run on each side)."""
+    ``std`` (points), ``df`` (its degrees of freedom) and ``noise`` (points), the size below
+    which the difference between two single runs is within noise (:func:`noise` with one
+    run on each side: a 95% band from Student's t with ``df`` degrees of freedom)."""
     accuracies = [trials[name]["final_val_accuracy"] * 100 for name in SEED_TRIALS]
-    std = float(np.std(accuracies, ddof=1))
-    return {"accuracies": accuracies, "std": std, "noise": noise(std, 1, 1)}
+    std, df = float(np.std(accuracies, ddof=1)), len(accuracies) - 1
+    return {"accuracies": accuracies, "std": std, "df": df, "noise": noise(std, 1, 1, df=df)}
 
 
 def trials_table(trials: dict) -> str:

@@ -1,7 +1,7 @@
 """What `make bench` measures: the split of an epoch into parts, timed by wrappers that
 leave the package as it was."""
 
-import importlib.util
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,14 +15,12 @@ from cifar_mlp.fast import FastSGD
 from cifar_mlp.model import MLP
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # bench/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(REPO))
 
-
-def load_bench():
-    """bench/bench.py imported as a module."""
-    spec = importlib.util.spec_from_file_location("bench", REPO / "bench" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench.epoch_split import epoch_matmul_flops, split_epoch  # noqa: E402
+from bench.network import matmul_flops  # noqa: E402
+from bench.patching_clock import PRODUCTS, epoch_parts, timing  # noqa: E402
 
 
 def tiny_split(n_train=300, n_val=100):
@@ -42,37 +40,34 @@ def originals():
 
 
 def test_an_epoch_splits_into_parts_that_add_up_and_the_package_is_left_as_it_was():
-    bench = load_bench()
     recipe = Recipe("tiny", hidden=(16, 8), batchnorm=True, augment_shift=2, batch_size=128,
                     patience=None)
     before = originals()
-    split = bench.split_epoch(recipe, tiny_split())
+    split = split_epoch(recipe, tiny_split())
     assert originals() == before
     seconds = split["parts_seconds"]
-    assert list(seconds) == [*bench.epoch_parts(None), "rest"]
+    assert list(seconds) == [*epoch_parts(None), "rest"]
     assert sum(seconds.values()) == pytest.approx(split["epoch_seconds"])
     assert min(seconds.values()) > 0
     steps = 3  # 300 images in batches of 128: 128, 128 and 44
     assert split["calls"] == {  # validation's products and normalizations count as validation
-        bench.PRODUCTS: steps * 3 * 2, "batch normalization": steps * 2 * 2,
+        PRODUCTS: steps * 3 * 2, "batch normalization": steps * 2 * 2,
         "optimizer update": steps, "augmentation": steps, "validation": 1}
 
 
 def test_the_wrappers_are_removed_when_the_measured_code_fails():
-    bench = load_bench()
     before = originals()
     with pytest.raises(RuntimeError):
-        with bench.timing(bench.epoch_parts(FastSGD(0.01))):
+        with timing(epoch_parts(FastSGD(0.01))):
             assert cifar_mlp.model.affine_forward is not before[0]
             raise RuntimeError("a failing epoch")
     assert originals() == before
 
 
 def test_an_epoch_has_the_matmul_flops_of_its_steps_and_of_validation():
-    bench = load_bench()
     sizes = [3072, 1024, 10]
-    flops = bench.epoch_matmul_flops(sizes, n_train=300, n_val=100)
-    steps = sum(bench.matmul_flops(sizes, n)["total"] for n in (128, 128, 44))
+    flops = epoch_matmul_flops(sizes, n_train=300, n_val=100)
+    steps = sum(matmul_flops(sizes, n)["total"] for n in (128, 128, 44))
     assert flops["training"] == steps
     assert flops["validation"] == 2 * 100 * (3072 * 1024 + 1024 * 10)
     assert flops["total"] == steps + flops["validation"]

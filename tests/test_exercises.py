@@ -358,3 +358,14 @@ def test_a_grayscale_answer_written_for_one_batch_size_fails_on_every_draw(monke
         monkeypatch.setattr(checks_ch1, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
         with pytest.raises(check.CheckFailed):
             checks_ch1.grayscale(to_gray_of_five)
+
+
+def test_the_inverse_permutation_is_caught_at_every_draw():
+    """The check once drew, one time in ten, a permutation that is its own inverse (with 6
+    pixels, 76 of the 720), for which the inverse is also the right answer: the slip then
+    passed. Many draws, each must catch it."""
+    path = chapter_notebook("permute_first_layer")
+    namespace = solutions(path, plant=("W1[perm]", "W1[np.argsort(perm)]"))
+    for _ in range(200):
+        with pytest.raises(AssertionError, match="the inverse permutation"):
+            run_check(path, "permute_first_layer", namespace)

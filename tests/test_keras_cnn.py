@@ -1,6 +1,7 @@
 """The small CNN of chapter 4 (cifar_mlp.keras_cnn): it trains through cifar_mlp.runs
-like every model of the book, and its shuffled twin shuffles the pixels of the very
-batches (flipped and shifted) that the plain one sees, and of the images it scores."""
+like every model of the book, and its shuffled twin trains and scores on images whose
+pixels were shuffled first: its flips, shifts and test-time views act on the shuffled
+images, never on the originals."""
 
 import json
 import os
@@ -29,31 +30,72 @@ def rgb(sample_dir):
     return prepare(load_sample(sample_dir), "rgb", n_val=500)
 
 
-def test_the_shuffled_cnn_shuffles_the_augmented_batches_it_is_fed(rgb):
+def first_batch_seen(framework, rgb, monkeypatch):
+    """What the convolutions of ``framework``'s CNN see of the first training batch: the
+    batch its ``fit`` would feed, through the network's layers up to the image."""
+    from cifar_mlp import keras_cnn
+    from cifar_mlp.train import History
+
+    fed = {}
+
+    def capture(model, recipe, prepared, progress, callbacks=(), desc=""):
+        fed.update(model=model, prepared=prepared)
+        return History()
+
+    monkeypatch.setattr(keras_cnn, "fit_recorded", capture)
+    framework.fit(RECIPE, rgb, progress=False)
     _, keras = quiet_tensorflow()
-    permutation = pixel_permutation(0)
-    model = build_cnn(RECIPE, permutation)
-    shuffle = keras.Model(model.inputs[0], model.get_layer("shuffle_pixels").output)
-    dataset = training_dataset(rgb.x_train, rgb.y_train, batch_size=128, seed=0,
-                               augment_shift=RECIPE.augment_shift)
-    augmented = next(iter(dataset))[0].numpy()  # minibatches' first batch (test_keras_parity)
-    as_they_are = next(minibatches(rgb.x_train, rgb.y_train, 128, np.random.default_rng(0)))[0]
-    assert not np.array_equal(augmented, as_they_are)  # the same images, flipped and shifted
-    shuffled = shuffle(augmented).numpy()
-    np.testing.assert_array_equal(shuffled, permute_pixels(augmented, permutation))
-    np.testing.assert_array_equal(permute_pixels(shuffled, np.argsort(permutation)), augmented)
+    model, prepared = fed["model"], fed["prepared"]
+    dataset = training_dataset(prepared.x_train, prepared.y_train, batch_size=RECIPE.batch_size,
+                               seed=RECIPE.seed, augment_shift=RECIPE.augment_shift)
+    image = keras.Model(model.inputs[0], model.get_layer("image").output)
+    return image(next(iter(dataset))[0]).numpy().reshape(RECIPE.batch_size, -1)
 
 
-def test_the_shuffled_cnn_is_the_plain_cnn_on_shuffled_images(rgb):
-    """Same weights: what the shuffled network says of an image (in training and in
-    scoring), the plain one says of the shuffled image."""
+def first_batch(x, y):
+    """The first batch of :func:`minibatches`, flipped and shifted as the recipe says."""
+    return next(minibatches(x, y, RECIPE.batch_size, np.random.default_rng(RECIPE.seed),
+                            RECIPE.augment_shift))[0]
+
+
+def test_the_shuffled_cnn_is_fed_shuffled_images_flipped_and_shifted(rgb, monkeypatch):
+    """The shuffle comes first: the flips and shifts act on the shuffled images, so the
+    network never sees a trace of the original layout (not flipped images, shuffled)."""
     permutation = pixel_permutation(0)
-    shuffled, plain = build_cnn(RECIPE, permutation), build_cnn(RECIPE)
-    plain.set_weights(shuffled.get_weights())  # the shuffle itself has no weights
-    x = rgb.x_val[:64]
-    np.testing.assert_allclose(shuffled.predict(x, verbose=0),
-                               plain.predict(permute_pixels(x, permutation), verbose=0),
-                               rtol=1e-5, atol=1e-5)
+    seen = first_batch_seen(CNN_PERMUTED, rgb, monkeypatch)
+    shuffle_then_augment = first_batch(permute_pixels(rgb.x_train, permutation), rgb.y_train)
+    augment_then_shuffle = permute_pixels(first_batch(rgb.x_train, rgb.y_train), permutation)
+    assert not np.array_equal(shuffle_then_augment, augment_then_shuffle)
+    np.testing.assert_array_equal(seen, shuffle_then_augment)
+
+
+def test_the_plain_cnn_is_fed_the_images_flipped_and_shifted(rgb, monkeypatch):
+    np.testing.assert_array_equal(first_batch_seen(CNN, rgb, monkeypatch),
+                                  first_batch(rgb.x_train, rgb.y_train))
+
+
+def test_the_shuffled_cnn_scores_views_of_the_shuffled_images(rgb):
+    """Test-time views too act on the shuffled images: the shuffled CNN scores an image as
+    the plain network scores the views of its shuffled pixels."""
+    from cifar_mlp.keras_twin import evaluate_keras
+
+    permutation = pixel_permutation(0)
+    model = CNN_PERMUTED.build(RECIPE, rgb)
+    x, y = rgb.x_val[:64], rgb.y_val[:64]
+    np.testing.assert_allclose(CNN_PERMUTED.evaluate(model, x, y, test_shift=1),
+                               evaluate_keras(model, permute_pixels(x, permutation), y, 1),
+                               rtol=1e-6)
+    np.testing.assert_allclose(CNN_PERMUTED.evaluate(model, x, y),
+                               evaluate_keras(model, permute_pixels(x, permutation), y),
+                               rtol=1e-6)
+
+
+def test_the_shuffled_and_the_plain_cnn_are_the_same_network(rgb):
+    """The shuffle is in the data, not in the network: the same layers and weights."""
+    shuffled, plain = CNN_PERMUTED.build(RECIPE, rgb), CNN.build(RECIPE, rgb)
+    assert [layer.name for layer in shuffled.layers] == [layer.name for layer in plain.layers]
+    for a, b in zip(shuffled.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_cnn_refuses_what_only_an_mlp_recipe_can_do():

@@ -139,21 +139,57 @@ def test_ablation_table_shows_each_rows_seeds_and_its_change_against_the_noise(t
                 {"val_accuracy": accuracy, "val_accuracy_one_view": accuracy - 0.02 - 0.01 * seed,
                  "seconds_per_epoch": 8.0, "parameters": 1234}))
     rows = report.ablation_rows(report.load_results(tmp_path))
-    # Every row spreads by 1 point around its mean: a pooled standard deviation of 1 point,
-    # two standard errors of a difference of two means of 3 seeds: 2 * sqrt(2/3) = 1.63.
+    # Every row spreads by 1 point around its mean: a pooled standard deviation of 1 point
+    # with 3 * (3 - 1) = 6 degrees of freedom; a 95% band from Student's t for a difference
+    # of two means of 3 seeds: t(0.975, 6) * sqrt(2/3) = 2.447 * 0.816 = 2.00.
+    t6, t2 = 2.4469118511449692, 4.302652729911275
     assert [row["verdict"] for row in rows] == ["within noise", "lower", "within noise", "lower"]
-    assert rows[1]["noise"] == pytest.approx(2 * math.sqrt(2 / 3))
+    assert rows[1]["noise"] == pytest.approx(t6 * math.sqrt(2 / 3))
+    assert rows[1]["df"] == 6
     assert rows[-1]["label"] == WITHOUT_TEST_TIME_AUGMENTATION  # row 0's models, one view each
     # One view costs 2, 3 and 4 points on the same three networks: a paired comparison,
-    # whose band (two standard errors of the mean difference, 2 * 1 / sqrt(3)) ignores
-    # the seeds' spread, which cancels in each difference.
+    # whose band (t(0.975, 2) standard errors of the mean difference, 4.30 * 1 / sqrt(3))
+    # ignores the seeds' spread, which cancels in each difference.
     assert rows[-1]["change"] == pytest.approx(-3.0)
-    assert rows[-1]["noise"] == pytest.approx(2 / math.sqrt(3))
+    assert rows[-1]["noise"] == pytest.approx(t2 / math.sqrt(3))
+    assert rows[-1]["df"] == 2
     table = report.ablation_table(report.load_results(tmp_path))
     assert "| best recipe, all ingredients | 61.0% | 60.0% to 62.0% |  |  | 8.0 | 1,234 |" in table
-    assert ("| without standardization: raw [0, 1] inputs | 56.0% | 55.0% to 57.0% | -5.0 ± 1.6 | "
+    assert ("| without standardization: raw [0, 1] inputs | 56.0% | 55.0% to 57.0% | -5.0 ± 2.0 | "
             "lower | 8.0 | 1,234 |") in table
-    assert "| +0.5 ± 1.6 | within noise |" in table
+    assert "| +0.5 ± 2.0 | within noise |" in table
+
+
+def test_the_ablation_works_with_two_seeds_per_row(tmp_path):
+    """The ablation may run with 2 seeds per row: one degree of freedom per row."""
+    for row, values in {0: (0.60, 0.62), 1: (0.55, 0.57), 2: (0.60, 0.62)}.items():
+        for seed, accuracy in enumerate(values):
+            (tmp_path / f"ablation_{row}_seed{seed}.json").write_text(json.dumps(
+                {"val_accuracy": accuracy, "val_accuracy_one_view": accuracy - 0.02 - 0.01 * seed,
+                 "seconds_per_epoch": 8.0, "parameters": 1234}))
+    rows = report.ablation_rows(report.load_results(tmp_path))
+    # Each value is 1 point from its row's mean: a pooled variance of 6 / 3 = 2 (3 degrees
+    # of freedom); the band of a difference of two means of 2 seeds: t(0.975, 3) * sqrt(2).
+    assert rows[1]["df"] == 3 and rows[-1]["df"] == 1
+    assert rows[1]["noise"] == pytest.approx(3.182446305284263 * math.sqrt(2))
+    # One view costs 2 and 3 points: the differences spread by 0.707, their mean's standard
+    # error is 0.5, and the band t(0.975, 1) * 0.5.
+    assert rows[-1]["noise"] == pytest.approx(12.706204736174698 * 0.5)
+
+
+def test_noise_uses_students_t_with_the_degrees_of_freedom_it_is_given():
+    assert report.BAND_LEVEL == 0.95  # the level the chapters quote, from this constant
+    assert report.t_quantile(2) == pytest.approx(4.302652729911275)
+    assert report.noise(1.0, 1, 1, df=2) == pytest.approx(4.302652729911275 * math.sqrt(2))
+
+
+def test_trials_noise_is_a_95_percent_t_band_over_the_seeds():
+    trials = {name: {"final_val_accuracy": accuracy}
+              for name, accuracy in zip(report.SEED_TRIALS, (0.60, 0.61, 0.62))}
+    noise = report.trials_noise(trials)
+    assert noise["std"] == pytest.approx(1.0)
+    assert noise["df"] == len(report.SEED_TRIALS) - 1
+    assert noise["noise"] == pytest.approx(report.t_quantile(noise["df"]) * math.sqrt(2))
 
 
 def test_the_trials_file_has_every_trial_of_the_script_that_chapter_3_reads():
