@@ -70,18 +70,22 @@ def build(recipe: Recipe, n_features: int):
     model = MLP(recipe.layer_sizes(n_features), batchnorm=recipe.batchnorm,
                 dropout=recipe.dropout, init=recipe.init, l2=recipe.l2,
                 label_smoothing=recipe.label_smoothing, seed=recipe.seed)
-    if recipe.optimizer == "sgd":
-        optimizer = FastSGD(recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
-    elif recipe.optimizer == "adam":
-        optimizer = FastAdam(recipe.lr)
-    else:
-        raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
+    optimizer = build_optimizer(recipe)
     schedules = {"constant": constant, "cosine": lambda: cosine(recipe.epochs),
                  "plateau": lambda: ReduceOnPlateau(factor=recipe.plateau_factor,
                                                   patience=recipe.plateau_patience)}
     if recipe.schedule not in schedules:
         raise ValueError(f"schedule: expected one of {list(schedules)}, got {recipe.schedule!r}")
     return model, optimizer, schedules[recipe.schedule]()
+
+
+def build_optimizer(recipe: Recipe):
+    """The optimizer a recipe names, at its learning rate (the fast version of chapter 2's)."""
+    if recipe.optimizer == "sgd":
+        return FastSGD(recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+    if recipe.optimizer == "adam":
+        return FastAdam(recipe.lr)
+    raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
 
 
 # The recipes of chapter 3. Their settings were chosen on the validation split

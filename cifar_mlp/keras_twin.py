@@ -39,15 +39,15 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from tqdm.auto import tqdm
 
-from .experiments import Recipe, build
+from .experiments import Recipe, build, build_optimizer
+from .model import BN_EPSILON, BN_MOMENTUM
+from .optim import Adam
 from .provenance import code_fingerprint, depends_on
 from .schedules import ReduceOnPlateau
 from .augment import views
 from .layers import log_softmax
 from .train import History, loss_sum_and_correct, mean_of_views, minibatches
 
-BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # MLP's defaults, which experiments.build keeps
-ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-7  # cifar_mlp.optim.Adam's defaults
 EVAL_BATCH = 1024
 
 
@@ -172,16 +172,16 @@ def build_keras(recipe: Recipe, n_features: int, dtype: str = "float32"):
 
 
 def keras_optimizer(recipe: Recipe):
-    """The Keras optimizer a recipe names, at its learning rate: SGD with (Nesterov)
-    momentum, or Adam with the betas and epsilon of :class:`cifar_mlp.optim.Adam`."""
+    """The Keras optimizer that mirrors the recipe's own (:func:`cifar_mlp.experiments.
+    build_optimizer`), every setting read from it: SGD with its learning rate and
+    (Nesterov) momentum, or Adam with its learning rate, betas and epsilon."""
     _, keras = quiet_tensorflow()
-    if recipe.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=recipe.lr, momentum=recipe.momentum,
-                                    nesterov=recipe.nesterov)
-    if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=recipe.lr, beta_1=ADAM_BETAS[0],
-                                     beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON)
-    raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {recipe.optimizer!r}")
+    ours = build_optimizer(recipe)
+    if isinstance(ours, Adam):
+        return keras.optimizers.Adam(learning_rate=ours.lr, beta_1=ours.beta1, beta_2=ours.beta2,
+                                     epsilon=ours.eps)
+    return keras.optimizers.SGD(learning_rate=ours.lr, momentum=ours.momentum,
+                                nesterov=ours.nesterov)
 
 
 # -- weights --------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ def init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator)
 
 
 SQUARES_SLICE = 1 << 16
+BN_MOMENTUM, BN_EPSILON = 0.99, 1e-3  # batch norm's settings: Keras's defaults
 
 
 def sum_of_squares(w: np.ndarray) -> float:
@@ -70,7 +71,8 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, *, batchnorm=False, dropout=0.0, init="he", l2=0.0,
-                 label_smoothing=0.0, seed=0, dtype=np.float32, bn_momentum=0.99, bn_eps=1e-3):
+                 label_smoothing=0.0, seed=0, dtype=np.float32, bn_momentum=BN_MOMENTUM,
+                 bn_eps=BN_EPSILON):
         layer_sizes = [int(size) for size in layer_sizes]
         if len(layer_sizes) < 2 or min(layer_sizes) < 1:
             raise ValueError(f"layer_sizes: expected at least two positive widths, got {layer_sizes}")

@@ -16,7 +16,7 @@ from itertools import islice
 import numpy as np
 
 from .experiments import Recipe, build
-from .keras_twin import ADAM_BETAS, build_keras, copy_weights, keras_variables, quiet_tensorflow
+from .keras_twin import build_keras, copy_weights, keras_variables, quiet_tensorflow
 from .model import MLP
 from .train import minibatches
 
@@ -219,7 +219,7 @@ def parity_run(recipe: Recipe, prepared, steps: int = 50, seed: int = 0, *,
         keras_model, keras_optimizer = build_keras(recipe, prepared.n_features, dtype)
         copy_weights(mlp, keras_model)
         if np.dtype(dtype) == np.float64 and recipe.optimizer == "adam":
-            optimizer.beta1, optimizer.beta2 = (_to_float32(b) for b in ADAM_BETAS)
+            optimizer.beta1, optimizer.beta2 = map(_to_float32, (optimizer.beta1, optimizer.beta2))
             keras_optimizer.beta_1, keras_optimizer.beta_2 = optimizer.beta1, optimizer.beta2
         gradient = gradient_differences(mlp, keras_model, *batches[0])
         numpy_loss = _run_numpy(mlp, optimizer, batches)
