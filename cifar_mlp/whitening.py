@@ -26,6 +26,7 @@ import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.linalg
 
 from .experiments import RECIPES, build
 from .preprocess import Prepared
@@ -64,6 +65,16 @@ class Whitening:
             raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
         shares = self.explained()
         return int(min(np.searchsorted(shares, fraction - 1e-12) + 1, self.width))
+
+    def correlations(self, index: int) -> np.ndarray:
+        """The correlation of feature ``index`` with every feature, (D,), from the fitted
+        covariance ``U diag(lambda) U^T``."""
+        if not isinstance(index, numbers.Integral) or not 0 <= index < self.width:
+            raise ValueError(f"index must be a feature from 0 to {self.width - 1}, got {index!r}")
+        weighted = self.eigenvectors * self.eigenvalues
+        covariances = weighted @ self.eigenvectors[index]
+        variances = (weighted * self.eigenvectors).sum(axis=1)
+        return covariances / np.sqrt(variances * variances[index])
 
     def rotation(self, k: int | None = None) -> np.ndarray:
         """``U_k``: the first ``k`` eigenvectors (all of them by default), one per column."""
@@ -155,7 +166,9 @@ def fit(x_train: np.ndarray) -> Whitening:
         centred = x[start:start + CHUNK_ROWS].astype(np.float64) - mean
         covariance += centred.T @ centred
     covariance /= len(x) - 1
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    # LAPACK's MRRR solver ("evr"): on a 3,072-wide covariance, faster than NumPy's eigh.
+    eigenvalues, eigenvectors = scipy.linalg.eigh(covariance, driver="evr", overwrite_a=True,
+                                                  check_finite=False)
     order = np.argsort(eigenvalues)[::-1]
     # A covariance has no negative eigenvalue: one below 0 is rounding, set to 0.
     eigenvalues = np.clip(eigenvalues[order], 0, None)

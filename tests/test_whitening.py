@@ -66,6 +66,14 @@ def test_reconstruction_from_all_components_is_the_image_and_from_fewer_loses_va
     np.testing.assert_allclose(lost, fitted.eigenvalues[3:].sum(), rtol=1e-9)
 
 
+def test_correlations_of_one_feature_are_a_row_of_the_correlation_matrix():
+    x = correlated_rows()
+    expected = np.corrcoef(x, rowvar=False)[4]
+    np.testing.assert_allclose(whitening.fit(x).correlations(4), expected, atol=1e-10)
+    with pytest.raises(ValueError, match="index"):
+        whitening.fit(x).correlations(12)
+
+
 def test_components_for_a_share_of_the_variance():
     fitted = whitening.Whitening(mean=np.zeros(4), eigenvalues=np.array([6.0, 2.0, 1.5, 0.5]),
                                  eigenvectors=np.eye(4), n_rows=10)
