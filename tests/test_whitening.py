@@ -157,3 +157,20 @@ def test_float32_rows_stay_float32():
     assert fitted.eigenvalues.dtype == np.float64  # fitted in float64
     assert fitted.zca(x, 0.1).dtype == np.float32
     assert fitted.pca(x, 3).dtype == np.float32
+
+
+def test_the_linear_probe_trains_one_model_per_seed_and_writes_no_file(tmp_path, monkeypatch):
+    from dataclasses import replace as replace_recipe
+
+    from cifar_mlp.experiments import RECIPES
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 30)
+    x = (rng.standard_normal((300, 20)) + 4 * np.eye(10, 20)[y]).astype(np.float32)
+    recipe = replace_recipe(RECIPES["linear"], epochs=20, lr=0.05, batch_size=16)
+    accuracies = whitening.linear_probe(x[::2], y[::2], x[1::2], y[1::2], seeds=(0, 1, 2),
+                                        recipe=recipe)
+    assert len(accuracies) == 3 and all(0.5 < a <= 1 for a in accuracies)  # learnt, not chance
+    assert len(set(accuracies)) > 1 or accuracies[0] == 1.0  # the seeds differ
+    assert list(tmp_path.iterdir()) == []
