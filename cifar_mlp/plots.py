@@ -611,7 +611,7 @@ def pixel_correlations(correlations, pixel: tuple, channel_names=("red", "green"
     """How one pixel correlates with every pixel of each channel: ``correlations`` is
     (32, 32, 3), the correlation of the ``source_channel`` value at ``pixel`` (row,
     column) with each feature, drawn one panel per channel."""
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
     row, column = pixel
     for channel, (ax, name) in enumerate(zip(axes, channel_names)):
         shown = ax.imshow(correlations[..., channel], cmap="RdBu_r", vmin=-1, vmax=1,
