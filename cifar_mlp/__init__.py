@@ -5,6 +5,7 @@ A map, in the order a reader meets it (each module's docstring says which chapte
 The reading path: the network and its training, in plain NumPy formulas
     data          CIFAR-10 into NumPy: find, verify, parse, cache (chapter 1)
     preprocess    uint8 images to float32 rows: colour or gray, standardized (chapter 1)
+    whitening     PCA and ZCA whitening, fitted on the training split (chapter 1)
     layers        each layer a forward and backward pair with its cache (chapter 2)
     model         the MLP built from the layers: loss, gradients, predict (chapter 2)
     gradcheck     numerical gradients, to check every backward pass (chapter 2)

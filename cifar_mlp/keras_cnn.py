@@ -33,10 +33,9 @@ for this network it changes everything.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
-
-from dataclasses import replace
 
 from .experiments import Recipe
 from .keras_twin import (KerasFramework, _loss, evaluate_keras, fit_recorded, keras_optimizer,

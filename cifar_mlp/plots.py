@@ -577,3 +577,78 @@ def top3_gallery(images, proba, y_true, class_names, indices) -> plt.Figure:
     fig.suptitle("Test images and the model's three most probable classes")
     fig.tight_layout()
     return fig
+
+
+def eigenvalue_spectrum(eigenvalues, shares: dict) -> plt.Figure:
+    """The covariance's eigenvalues, largest first, on a log scale (left), and the share
+    of the variance held by the first k components (right); ``shares`` maps a share
+    (0.9) to the number of components that hold it, marked on both panels."""
+    eigenvalues = np.asarray(eigenvalues)
+    components = np.arange(1, len(eigenvalues) + 1)
+    positive = eigenvalues > 0
+    fig, (ax_values, ax_shares) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax_values.semilogy(components[positive], eigenvalues[positive], color="tab:blue")
+    ax_values.set(title="Eigenvalues of the pixel covariance",
+                  xlabel="component (largest variance first)",
+                  ylabel="variance along the component (log scale)")
+    explained = np.cumsum(eigenvalues) / eigenvalues.sum()
+    ax_shares.plot(components, explained * 100, color="tab:blue")
+    ax_shares.set(title="Share of the variance in the first k components", xscale="log",
+                  xlabel="number of components k (log scale)",
+                  ylabel="share of the total variance (%)")
+    for (share, k), style in zip(sorted(shares.items()), ("--", ":", "-.")):
+        for ax in (ax_values, ax_shares):
+            ax.axvline(k, color="tab:red", linestyle=style, label=f"{share:.0%} of the variance: k = {k:,}")
+    for ax in (ax_values, ax_shares):
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_correlations(correlations, pixel: tuple, channel_names=("red", "green", "blue"),
+                       source_channel: str = "red") -> plt.Figure:
+    """How one pixel correlates with every pixel of each channel: ``correlations`` is
+    (32, 32, 3), the correlation of the ``source_channel`` value at ``pixel`` (row,
+    column) with each feature, drawn one panel per channel."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), layout="constrained")
+    row, column = pixel
+    for channel, (ax, name) in enumerate(zip(axes, channel_names)):
+        shown = ax.imshow(correlations[..., channel], cmap="RdBu_r", vmin=-1, vmax=1,
+                          interpolation="nearest")
+        ax.plot(column, row, marker="+", color="black", markersize=9)
+        ax.set(title=f"with the {name} channel", xlabel="column", ylabel="row")
+    fig.colorbar(shown, ax=axes, shrink=0.85, label="correlation")
+    fig.suptitle(f"Correlation of the {source_channel} value of pixel (row {row}, column "
+                 f"{column}, marked +) with every pixel, over the training images")
+    return fig
+
+
+def displayable(rows: np.ndarray, clip: float = 1.0) -> np.ndarray:
+    """Rows of 3,072 numbers as (N, 32, 32, 3) images in [0, 1]: each image stretched on
+    its own so that its ``clip``-th and ``100 - clip``-th percentiles fill the range."""
+    images = np.asarray(rows, dtype=np.float64).reshape(len(rows), 32, 32, 3)
+    low = np.percentile(images, clip, axis=(1, 2, 3), keepdims=True)
+    high = np.percentile(images, 100 - clip, axis=(1, 2, 3), keepdims=True)
+    return np.clip((images - low) / np.maximum(high - low, 1e-12), 0, 1)
+
+
+def whitened_images(versions: dict, labels, class_names) -> plt.Figure:
+    """The same images under several transforms: one row per entry of ``versions``
+    (label -> rows of 3,072 numbers), one column per image, named by its class; each
+    image is stretched on its own to the display range (:func:`displayable`)."""
+    count = len(labels)
+    fig, axes = plt.subplots(len(versions), count, figsize=(count * 1.35, len(versions) * 1.45),
+                             squeeze=False)
+    for axes_row, (label, rows) in zip(axes, versions.items()):
+        for ax, image in zip(axes_row, displayable(rows)):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    for ax, label in zip(axes[0], labels):
+        ax.set_title(class_names[label], fontsize=9)
+    fig.suptitle("Training images before and after whitening (each image stretched to the "
+                 "display range)")
+    fig.tight_layout()
+    return fig
