@@ -28,7 +28,8 @@ The book's machinery: recipes, runs and the numbers the prose quotes
     provenance    what an output was produced from (code fingerprints, notebook stamps)
     profiles      full, class and smoke runs
     report        the tables, read from results/*.json
-    plots         the figures; display: prose with computed numbers, shown code
+    plots         the figures, one module per chapter; display: prose with computed
+                  numbers, shown code
     widgets       the interactive explorer of JupyterLab
     download, files   the official archive and its checksums
 

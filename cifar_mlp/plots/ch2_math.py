@@ -1,0 +1,79 @@
+"""Chapter 2's figures: activations at initialization, losses, gradient checks."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def activation_scales(scales: dict) -> plt.Figure:
+    """The scale of the activations, sqrt(E[h**2]), layer by layer, for each initialization."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for name, values in scales.items():
+        ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(title="Activation scale through a deep ReLU stack",
+           xlabel="layer", ylabel="sqrt(mean of squared activations), log scale")
+    ax.legend()
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(losses, title: str = "Training loss", xlabel: str = "step") -> plt.Figure:
+    """One loss curve, on a log scale so both its start and its end are visible."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.semilogy(np.arange(1, len(losses) + 1), losses)
+    ax.set(title=title, xlabel=xlabel, ylabel="cross-entropy loss (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: dict, title: str, xlabel: str = "step",
+                ylabel: str = "loss (log scale)") -> plt.Figure:
+    """Several loss curves on one log scale, one per label of ``curves``."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, losses in curves.items():
+        ax.semilogy(np.arange(len(losses)), losses, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def relative_errors(errors: dict, threshold: float = 1e-7,
+                    title: str = "Gradient checks: analytic against numerical gradients",
+                    xlabel: str = "relative error (log scale)") -> plt.Figure:
+    """One dot per named array at its relative error, with the pass threshold marked.
+
+    Dots, not bars: a bar on a log scale would start at an arbitrary floor. A pass is
+    a filled circle, a failure a cross (symbol and colour); an error of exactly 0,
+    which a log scale cannot place, is drawn as a hollow circle at the left edge.
+    """
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(errors) + 1.4))
+    names = list(errors)
+    positive = [errors[n] for n in names if errors[n] > 0]
+    left_edge = min(positive + [threshold]) / 10
+    for row, name in enumerate(names):
+        value = errors[name]
+        if value == 0:
+            ax.plot(left_edge, row, "o", mfc="none", color="tab:gray")
+        elif value < threshold:
+            ax.plot(value, row, "o", color="tab:green")
+        else:
+            ax.plot(value, row, "X", color="tab:red", markersize=9)
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    handles = [plt.Line2D([], [], marker="o", ls="", color="tab:green", label="passes"),
+               plt.Line2D([], [], marker="X", ls="", color="tab:red", label="fails"),
+               plt.Line2D([], [], marker="o", ls="", mfc="none", color="tab:gray",
+                          label="exactly 0 (left edge)")]
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set(title=title, xlabel=xlabel)
+    ax.legend(handles=handles + [ax.get_lines()[-1]], loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
