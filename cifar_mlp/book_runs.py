@@ -134,9 +134,10 @@ def result_names() -> list:
 
 
 def headline() -> list:
-    """(results file stem, label with its architecture) of each model of the headline
-    table, in the chapters' order; its Keras twin's file is keras_<stem>."""
-    return [(model.name, model.headline_label()) for model in book_models() if model.label]
+    """(results file stem, label with its architecture, its Keras twin's results file stem
+    or None) of each model of the headline table, in the chapters' order."""
+    return [(model.name, model.headline_label(), model.twin().name if model.keras_twin else None)
+            for model in book_models() if model.label]
 
 
 def main() -> int:

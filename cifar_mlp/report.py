@@ -33,8 +33,8 @@ def headline_rows(results: dict) -> list:
     """Rows (label, NumPy result, Keras result or None) of the headline table (the models of
     the book's registry that have a label, :func:`cifar_mlp.book_runs.headline`) for the
     models that have results."""
-    return [(label, results[name], results.get(f"keras_{name}"))
-            for name, label in headline() if name in results]
+    return [(label, results[name], results.get(twin))
+            for name, label, twin in headline() if name in results]
 
 
 def table(header: list, rows: list) -> str:

@@ -15,7 +15,7 @@ from cifar_mlp.runs import NUMPY
 
 
 def test_the_labels_carry_the_architecture_computed_from_the_recipe():
-    labels = dict(headline())
+    labels = {name: label for name, label, _ in headline()}
     assert labels["seed_gray"] == "Seed network, grayscale (1024-512-256-10)"
     assert labels["seed_rgb"] == "Seed network, colour (3072-1024-256-10)"
     assert labels["linear"] == "Baseline: linear softmax classifier (3072-10)"

@@ -13,7 +13,7 @@ from cifar_mlp.book_runs import headline
 from cifar_mlp.experiments import RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
 
 REPO = Path(__file__).resolve().parent.parent
-BEST_LABEL = dict(headline())["best"]  # with its architecture
+BEST_LABEL = {name: label for name, label, _ in headline()}["best"]  # with its architecture
 
 
 def load_script(name):
