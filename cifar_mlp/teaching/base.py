@@ -78,7 +78,7 @@ def judge(info: Exercise, check, functions, origins, names) -> None:
     try:
         for name, origin in zip(names, origins):
             if origin:
-                _fail(f"{name} is the package's own {origin}, not yours: write the function "
+                fail(f"{name} is the package's own {origin}, not yours: write the function "
                       "yourself")
         check(*functions)
     except CheckFailed as failed:
@@ -179,7 +179,7 @@ def watched(function, answers: tuple):
         finally:
             sys.setprofile(previous)
         if called:
-            _fail(f"{getattr(function, '__name__', 'your function')} calls {called[0]}, which "
+            fail(f"{getattr(function, '__name__', 'your function')} calls {called[0]}, which "
                   "answers this exercise: write the computation yourself")
         return result
     return run
@@ -192,7 +192,7 @@ def fresh_rng() -> np.random.Generator:
     return np.random.default_rng()
 
 
-def _sizes(rng, *ranges) -> list:
+def draw_sizes(rng, *ranges) -> list:
     """Distinct random sizes, one per (low, high) range: a product in the wrong order
     then gives the wrong shape."""
     sizes = []
@@ -204,12 +204,12 @@ def _sizes(rng, *ranges) -> list:
     return sizes
 
 
-def _classes(rng) -> int:
+def draw_classes(rng) -> int:
     """A number of classes other than CIFAR-10's ten: code written for ten shows it."""
     return int(rng.choice([c for c in range(3, 16) if c != 10]))
 
 
-def _away_from(rng, low, high, avoid, margin):
+def draw_away_from(rng, low, high, avoid, margin):
     """A uniform draw in [low, high] at least ``margin`` from ``avoid`` (a usual default)."""
     while True:
         value = float(rng.uniform(low, high))
@@ -217,42 +217,42 @@ def _away_from(rng, low, high, avoid, margin):
             return value
 
 
-def _fail(message: str):
+def fail(message: str):
     raise CheckFailed(message)
 
 
-def _array(value, name: str) -> np.ndarray:
+def checked_array(value, name: str) -> np.ndarray:
     if value is None:
-        _fail(f"{name} is None: did you forget a `return`?")
+        fail(f"{name} is None: did you forget a `return`?")
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        _fail(f"{name} should be an array of numbers, got {type(value).__name__}")
+        fail(f"{name} should be an array of numbers, got {type(value).__name__}")
 
 
-def _shape(value, shape: tuple, name: str, hint: str = "") -> np.ndarray:
-    value = _array(value, name)
+def checked_shape(value, shape: tuple, name: str, hint: str = "") -> np.ndarray:
+    value = checked_array(value, name)
     if value.shape != tuple(shape):
         transposed = len(shape) == 2 and value.shape == tuple(shape)[::-1] and shape[0] != shape[1]
         extra = (" (transposed: a product in the wrong order?)" if transposed else "") + hint
-        _fail(f"{name} has shape {value.shape}, expected {tuple(shape)}{extra}")
+        fail(f"{name} has shape {value.shape}, expected {tuple(shape)}{extra}")
     return value
 
 
-def _unpack(result, count: int, what: str) -> tuple:
+def unpacked(result, count: int, what: str) -> tuple:
     if not isinstance(result, (tuple, list)) or len(result) != count:
         got = f"a {type(result).__name__}" + (f" of length {len(result)}"
                                               if isinstance(result, (tuple, list)) else "")
-        _fail(f"{what} should return {count} values, got {got}")
+        fail(f"{what} should return {count} values, got {got}")
     return tuple(result)
 
 
-def _close(a, b, rtol=1e-6, atol=1e-9) -> bool:
+def all_close(a, b, rtol=1e-6, atol=1e-9) -> bool:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def _largest(yours: np.ndarray, expected: np.ndarray) -> str:
+def largest_difference(yours: np.ndarray, expected: np.ndarray) -> str:
     index = np.unravel_index(np.argmax(np.abs(yours - expected)), yours.shape)
     where = tuple(int(i) for i in index)
     where = where[0] if len(where) == 1 else where
@@ -260,45 +260,45 @@ def _largest(yours: np.ndarray, expected: np.ndarray) -> str:
             f"(yours {yours[index]:.6g}, expected {expected[index]:.6g})")
 
 
-def _compare(yours, expected, name: str, slips=(), rtol=1e-6, atol=1e-9):
+def compare(yours, expected, name: str, slips=(), rtol=1e-6, atol=1e-9):
     """``yours`` must equal ``expected``; a match with one of ``slips`` ((hint, wrong
     value) pairs) names the slip, anything else reports the largest difference."""
     expected = np.asarray(expected, np.float64)
-    yours = _shape(yours, expected.shape, name)
+    yours = checked_shape(yours, expected.shape, name)
     if not np.all(np.isfinite(yours)):
-        _fail(f"{name} holds NaN or infinite values (at index "
+        fail(f"{name} holds NaN or infinite values (at index "
               f"{tuple(int(i) for i in np.argwhere(~np.isfinite(yours))[0])})")
-    if _close(yours, expected, rtol, atol):
+    if all_close(yours, expected, rtol, atol):
         return
     for hint, wrong in slips:
-        if _close(yours, wrong, rtol, atol):
-            _fail(f"{name} is wrong: {hint}")
-    _fail(f"{name} is wrong: {_largest(yours, expected)}")
+        if all_close(yours, wrong, rtol, atol):
+            fail(f"{name} is wrong: {hint}")
+    fail(f"{name} is wrong: {largest_difference(yours, expected)}")
 
 
-def _gradient(yours, numeric, name: str, slips=()):
+def compare_gradient(yours, numeric, name: str, slips=()):
     """An analytic gradient against the numerical one: a named slip if it matches one,
     else the relative error, its size and the index where it is largest."""
     numeric = np.asarray(numeric, np.float64)
-    yours = _shape(yours, numeric.shape, name)
+    yours = checked_shape(yours, numeric.shape, name)
     if not np.all(np.isfinite(yours)):
-        _fail(f"{name} holds NaN or infinite values")
+        fail(f"{name} holds NaN or infinite values")
     error = relative_error(yours, numeric, FLOOR)
     if error < GRADIENT_BAR:
         return
     for hint, wrong in slips:
-        if _close(yours, wrong, 1e-6, 1e-9):
-            _fail(f"{name} is wrong: {hint}")
+        if all_close(yours, wrong, 1e-6, 1e-9):
+            fail(f"{name} is wrong: {hint}")
     errors = np.abs(yours - numeric) / np.maximum(FLOOR, np.abs(yours) + np.abs(numeric))
     index = np.unravel_index(np.argmax(errors), errors.shape)
     where = tuple(int(i) for i in index)
-    _fail(f"{name}: gradient error {error:.1e} (relative; below {GRADIENT_BAR:.0e} passes), "
+    fail(f"{name}: gradient error {error:.1e} (relative; below {GRADIENT_BAR:.0e} passes), "
           f"largest at index {where[0] if len(where) == 1 else where}: yours {yours[index]:.6g}, "
           f"numerical {numeric[index]:.6g}")
 
 
-def _unchanged(before, after, what: str) -> None:
+def assert_unchanged(before, after, what: str) -> None:
     """The student's function must not write into the arrays it was given."""
     if not all(np.array_equal(a, b) for a, b in zip(before, after)):
-        _fail(f"your function changed {what} it was given (in place): work on a copy "
+        fail(f"your function changed {what} it was given (in place): work on a copy "
               "and return new arrays")

@@ -3,7 +3,8 @@
 import numpy as np
 
 from ..preprocess import LUMA_WEIGHTS
-from .base import _array, _classes, _compare, _fail, _unchanged, _unpack, exercise, fresh_rng
+from .base import (assert_unchanged, checked_array, compare, draw_classes, exercise, fail,
+                   fresh_rng, unpacked)
 
 
 def _images(rng, n=None) -> np.ndarray:
@@ -20,12 +21,12 @@ def channel_means(channel_means):
     images = _images(fresh_rng())
     before = images.copy()
     expected = images.reshape(-1, 3).mean(axis=0)
-    yours = _array(channel_means(images), "channel_means(images)")
-    _unchanged([before], [images], "the images")
+    yours = checked_array(channel_means(images), "channel_means(images)")
+    assert_unchanged([before], [images], "the images")
     if yours.shape != (3,):
-        _fail(f"the result has shape {yours.shape}, expected (3,): one mean per colour channel "
+        fail(f"the result has shape {yours.shape}, expected (3,): one mean per colour channel "
               "(average over axes 0, 1 and 2: images, rows and columns)")
-    _compare(yours, expected, "the channel means", rtol=1e-5, slips=[
+    compare(yours, expected, "the channel means", rtol=1e-5, slips=[
         ("the values are in [0, 1]: report them in the images' own units, 0 to 255",
          expected / 255),
         ("the mean of the first image only: average over every image of the batch (axis 0)",
@@ -49,8 +50,8 @@ def _grayscale_batch(to_gray, images):
     yours = to_gray(images)
     raw = np.asarray(yours)
     if raw.shape == (n, 32, 32):
-        _fail(f"the result has shape {raw.shape}: flatten each image into one row of 1024 values")
-    _compare(yours, expected, "to_gray(images)", rtol=1e-5, atol=1e-6, slips=[
+        fail(f"the result has shape {raw.shape}: flatten each image into one row of 1024 values")
+    compare(yours, expected, "to_gray(images)", rtol=1e-5, atol=1e-6, slips=[
         ("the values are not in [0, 1]: divide by 255",
          (images.astype(np.float64) @ LUMA_WEIGHTS).reshape(n, -1)),
         ("a plain mean of the three channels: use the luma weights 0.299, 0.587, 0.114 "
@@ -58,7 +59,7 @@ def _grayscale_batch(to_gray, images):
         ("the weights are applied in reverse (blue, green, red) order: the last axis is "
          "red, green, blue", (scaled @ LUMA_WEIGHTS[::-1]).reshape(n, -1))])
     if raw.dtype != np.float32:
-        _fail(f"the values are {raw.dtype}: convert to float32 (half the memory of float64, "
+        fail(f"the values are {raw.dtype}: convert to float32 (half the memory of float64, "
               "and what the network computes in)")
 
 
@@ -77,12 +78,12 @@ def _splits(rng):
 def standardization(standardize):
     x_train, x_val, x_test = splits = _splits(fresh_rng())
     originals = [x.copy() for x in splits]
-    result = _unpack(standardize(x_train, x_val, x_test), 3, "standardize(x_train, x_val, x_test)")
-    _unchanged(originals, splits, "the splits")
+    result = unpacked(standardize(x_train, x_val, x_test), 3, "standardize(x_train, x_val, x_test)")
+    assert_unchanged(originals, splits, "the splits")
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     everything = np.concatenate(splits)
     for name, x, yours in zip(("train", "validation", "test"), splits, result):
-        _compare(yours, (x - mean) / std, f"the standardized {name} split", slips=[
+        compare(yours, (x - mean) / std, f"the standardized {name} split", slips=[
             ("each split is standardized with its own statistics: the validation and test "
              "splits must use the training split's mean and std, or what the model is scored "
              "on leaks into its inputs", (x - x.mean(axis=0)) / x.std(axis=0)),
@@ -99,32 +100,32 @@ def standardization(standardize):
           teaches="holding out data that looks like the test set: shuffled, per class, reproducible")
 def stratified_split(stratified_split):
     rng = fresh_rng()
-    n_classes, per_class = _classes(rng), int(rng.integers(20, 40))
+    n_classes, per_class = draw_classes(rng), int(rng.integers(20, 40))
     y = rng.permutation(np.repeat(np.arange(n_classes), per_class))
     n_val = n_classes * int(rng.integers(2, per_class // 2))
     seed = int(rng.integers(1000))
-    train_idx, val_idx = (np.asarray(part) for part in _unpack(
+    train_idx, val_idx = (np.asarray(part) for part in unpacked(
         stratified_split(y.copy(), n_val, seed), 2, "stratified_split(y, n_val, seed)"))
     for name, idx in (("train indices", train_idx), ("validation indices", val_idx)):
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-            _fail(f"the {name} should be a 1-d array of integers, got {idx.dtype} {idx.shape}")
+            fail(f"the {name} should be a 1-d array of integers, got {idx.dtype} {idx.shape}")
     if len(val_idx) != n_val:
-        _fail(f"the validation split has {len(val_idx)} images, expected n_val = {n_val} "
+        fail(f"the validation split has {len(val_idx)} images, expected n_val = {n_val} "
               f"(here {n_classes} classes, {per_class} images each)")
     if len(np.intersect1d(train_idx, val_idx)) or len(np.unique(val_idx)) != len(val_idx):
-        _fail("an image is in both parts (or twice in one): the two parts must be disjoint")
+        fail("an image is in both parts (or twice in one): the two parts must be disjoint")
     if sorted(np.concatenate([train_idx, val_idx]).tolist()) != list(range(len(y))):
-        _fail("the two parts together must hold every index 0..N-1 exactly once")
+        fail("the two parts together must hold every index 0..N-1 exactly once")
     counts = np.bincount(y[val_idx], minlength=n_classes)
     if counts.min() != counts.max():
-        _fail(f"the validation split is not stratified: with {n_classes} classes it holds "
+        fail(f"the validation split is not stratified: with {n_classes} classes it holds "
               f"{counts.tolist()} images of each, where every class should have the same share "
               "(find the classes in y, do not assume ten)")
-    again = np.asarray(_unpack(stratified_split(y.copy(), n_val, seed), 2, "stratified_split")[1])
+    again = np.asarray(unpacked(stratified_split(y.copy(), n_val, seed), 2, "stratified_split")[1])
     if not np.array_equal(np.sort(again), np.sort(val_idx)):
-        _fail("the same seed gave another split: draw from np.random.default_rng(seed), "
+        fail("the same seed gave another split: draw from np.random.default_rng(seed), "
               "so that a run can be repeated")
-    others = [np.sort(np.asarray(_unpack(stratified_split(y.copy(), n_val, seed + k), 2,
+    others = [np.sort(np.asarray(unpacked(stratified_split(y.copy(), n_val, seed + k), 2,
                                          "stratified_split")[1])) for k in (1, 2)]
     if any(np.array_equal(other, np.sort(val_idx)) for other in others):
-        _fail("another seed gave the same split: the seed must choose which images are held out")
+        fail("another seed gave the same split: the seed must choose which images are held out")

@@ -7,8 +7,9 @@ import numpy as np
 from .. import layers as ref
 from ..gradcheck import numerical_gradient, numerical_gradient_array
 from ..optim import SGD, Adam
-from .base import (_array, _away_from, _classes, _close, _compare, _fail, _gradient, _shape,
-                   _sizes, _unchanged, _unpack, exercise, fresh_rng)
+from .base import (all_close, assert_unchanged, checked_array, checked_shape, compare,
+                   compare_gradient, draw_away_from, draw_classes, draw_sizes, exercise, fail,
+                   fresh_rng, unpacked)
 
 
 @exercise(2, "ReLU layer", points=2, minutes=5,
@@ -16,19 +17,19 @@ from .base import (_array, _away_from, _classes, _close, _compare, _fail, _gradi
           answers=("cifar_mlp.layers.relu_forward", "cifar_mlp.layers.relu_backward"))
 def relu_layer(relu_forward, relu_backward):
     rng = fresh_rng()
-    shape = _sizes(rng, (3, 9), (4, 12))
+    shape = draw_sizes(rng, (3, 9), (4, 12))
     x = rng.standard_normal(shape)
     x[np.abs(x) < 0.05] = 0.1  # away from the kink
     dout = rng.standard_normal(shape)
     before = x.copy()
-    out, cache = _unpack(relu_forward(x), 2, "relu_forward")
-    _unchanged([before], [x], "the input x")
-    _compare(out, np.maximum(x, 0), "relu_forward's output", slips=[
+    out, cache = unpacked(relu_forward(x), 2, "relu_forward")
+    assert_unchanged([before], [x], "the input x")
+    compare(out, np.maximum(x, 0), "relu_forward's output", slips=[
         ("returned the mask (x > 0) instead of max(x, 0)", (x > 0).astype(float)),
         ("returned |x|: negative inputs must become 0", np.abs(x))])
     dx = relu_backward(dout.copy(), cache)
     numeric = numerical_gradient_array(lambda: relu_forward(x.copy())[0], x, dout)
-    _gradient(dx, numeric, "relu_backward's dx", slips=[
+    compare_gradient(dx, numeric, "relu_backward's dx", slips=[
         ("forgot the ReLU mask: the gradient must be zero where the unit was off (x <= 0)", dout),
         ("returned the mask alone: multiply dout by it", (x > 0).astype(float)),
         ("masked by the sign of dout instead of the sign of the layer's input",
@@ -40,12 +41,12 @@ def relu_layer(relu_forward, relu_backward):
           answers=("cifar_mlp.layers.affine_forward", "cifar_mlp.layers.affine_backward"))
 def affine_layer(affine_forward, affine_backward):
     rng = fresh_rng()
-    n, d, h = _sizes(rng, (3, 8), (4, 12), (3, 10))
+    n, d, h = draw_sizes(rng, (3, 8), (4, 12), (3, 10))
     x, w, b = rng.standard_normal((n, d)), rng.standard_normal((d, h)), rng.standard_normal(h)
     dout = rng.standard_normal((n, h))
-    out, cache = _unpack(affine_forward(x.copy(), w.copy(), b.copy()), 2, "affine_forward")
-    _compare(out, x @ w + b, "affine_forward's output", slips=[("the bias b is not added", x @ w)])
-    dx, dw, db = _unpack(affine_backward(dout.copy(), cache), 3, "affine_backward")
+    out, cache = unpacked(affine_forward(x.copy(), w.copy(), b.copy()), 2, "affine_forward")
+    compare(out, x @ w + b, "affine_forward's output", slips=[("the bias b is not added", x @ w)])
+    dx, dw, db = unpacked(affine_backward(dout.copy(), cache), 3, "affine_backward")
     for name, yours, wrt, slips in (
             ("dw", dw, w, [("divided by the batch size: the 1/N of the mean loss is already "
                             "in dout", x.T @ dout / n)]),
@@ -53,9 +54,9 @@ def affine_layer(affine_forward, affine_backward):
                             "(the 1/N of the mean loss is already in dout)", dout.mean(axis=0))]),
             ("dx", dx, x, [])):
         if name == "db" and np.shape(yours) == (n,):
-            _fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
+            fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
         numeric = numerical_gradient_array(lambda: affine_forward(x, w, b)[0], wrt, dout)
-        _gradient(yours, numeric, f"affine_backward's {name}", slips)
+        compare_gradient(yours, numeric, f"affine_backward's {name}", slips)
 
 
 def _softmax_slips(z, y):
@@ -81,37 +82,37 @@ def _softmax_slips(z, y):
                    "cifar_mlp.layers.softmax"))
 def softmax_loss(softmax_loss):
     rng = fresh_rng()
-    n, c = int(rng.integers(4, 12)), _classes(rng)
+    n, c = int(rng.integers(4, 12)), draw_classes(rng)
     z, y = rng.standard_normal((n, c)) * 2, rng.integers(0, c, n)
-    loss, dz = _unpack(softmax_loss(z.copy(), y.copy()), 2, "softmax_loss")
+    loss, dz = unpacked(softmax_loss(z.copy(), y.copy()), 2, "softmax_loss")
     expected_loss, _ = ref.softmax_cross_entropy(z, y)
     p, slips = _softmax_slips(z, y)
-    loss = _array(loss, "the loss")
+    loss = checked_array(loss, "the loss")
     if loss.shape != ():
-        _fail(f"the loss has shape {loss.shape}: it must be one number, the mean over the batch")
-    _compare(loss, expected_loss, "the loss", slips=[
+        fail(f"the loss has shape {loss.shape}: it must be one number, the mean over the batch")
+    compare(loss, expected_loss, "the loss", slips=[
         ("summed over the batch: the loss is the mean over the N examples", expected_loss * n),
         ("the log is missing: the loss is -log p[y]", -p[np.arange(n), y].mean())])
     if np.shape(dz) != z.shape:
-        _fail(f"dlogits has shape {np.shape(dz)}, expected {z.shape} (here {c} classes: "
+        fail(f"dlogits has shape {np.shape(dz)}, expected {z.shape} (here {c} classes: "
               "count the classes from the logits' shape, not as ten)")
-    _gradient(dz, numerical_gradient(lambda: softmax_loss(z, y)[0], z), "dlogits", slips)
+    compare_gradient(dz, numerical_gradient(lambda: softmax_loss(z, y)[0], z), "dlogits", slips)
     with np.errstate(all="ignore"):
-        big_loss, big_dz = _unpack(softmax_loss(np.array([[1000.0, 999.0, 998.0]]), np.array([1])),
+        big_loss, big_dz = unpacked(softmax_loss(np.array([[1000.0, 999.0, 998.0]]), np.array([1])),
                                    2, "softmax_loss")
-    if not (np.all(np.isfinite(_array(big_loss, "the loss")))
-            and np.all(np.isfinite(_array(big_dz, "dlogits")))):
-        _fail("with logits near 1000 the loss or gradient is NaN or infinite: softmax "
+    if not (np.all(np.isfinite(checked_array(big_loss, "the loss")))
+            and np.all(np.isfinite(checked_array(big_dz, "dlogits")))):
+        fail("with logits near 1000 the loss or gradient is NaN or infinite: softmax "
               "without max subtraction overflows (exp(1000) = inf); subtract each row's "
               "maximum before exponentiating (the log-sum-exp trick)")
     big = np.array([[1000.0, 0.0, -1000.0], [-500.0, 800.0, 20.0]])
     with np.errstate(all="ignore"):
-        big_loss, _ = _unpack(softmax_loss(big, np.array([1, 1])), 2, "softmax_loss")
-    if not np.all(np.isfinite(_array(big_loss, "the loss"))):
-        _fail("for a confident wrong answer (logits 1000, 0, -1000, true class 1) the loss is "
+        big_loss, _ = unpacked(softmax_loss(big, np.array([1, 1])), 2, "softmax_loss")
+    if not np.all(np.isfinite(checked_array(big_loss, "the loss"))):
+        fail("for a confident wrong answer (logits 1000, 0, -1000, true class 1) the loss is "
               "infinite: p underflows to 0 and log(0) = -inf; compute log p directly, "
               "log p = z - max - log(sum(exp(z - max))), instead of log(softmax(z))")
-    _compare(big_loss, ref.softmax_cross_entropy(big, np.array([1, 1]))[0],
+    compare(big_loss, ref.softmax_cross_entropy(big, np.array([1, 1]))[0],
              "the loss for logits of size 1000")
 
 
@@ -125,18 +126,18 @@ def _independent(kept: np.ndarray, keep: float) -> None:
     counts per example and per unit is what independent draws give (binomial)."""
     n, d = kept.shape
     if np.all(kept == kept[0]):
-        _fail("every example of the batch drops the same units (one mask shared by the whole "
+        fail("every example of the batch drops the same units (one mask shared by the whole "
               "batch): draw one random number per element, rng.random(x.shape)")
     if np.all(kept == kept[:, :1]):
-        _fail("each example is dropped or kept whole (one random number per row): draw one "
+        fail("each example is dropped or kept whole (one random number per row): draw one "
               "random number per element, rng.random(x.shape)")
     for axis, what, count in ((1, "example", d), (0, "unit", n)):
         spread = kept.sum(axis=axis).var() / (count * keep * (1 - keep))
         if spread > 2.0:
-            _fail(f"the units are not dropped independently: the number kept per {what} varies "
+            fail(f"the units are not dropped independently: the number kept per {what} varies "
                   f"{spread:.1f} times as much as independent draws would make it vary")
         if spread < 0.4:
-            _fail(f"the mask is too regular to be random: the number kept per {what} varies "
+            fail(f"the mask is too regular to be random: the number kept per {what} varies "
                   f"{spread:.2f} times as much as independent draws would (a fixed pattern?)")
 
 
@@ -152,18 +153,18 @@ def dropout_layer(dropout_forward, dropout_backward):
     x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)  # no zeros
     seed = int(rng.integers(2**31))
     before = x.copy()
-    out, mask = _unpack(dropout_forward(x, rate, True, np.random.default_rng(seed)), 2,
+    out, mask = unpacked(dropout_forward(x, rate, True, np.random.default_rng(seed)), 2,
                         "dropout_forward")
-    _unchanged([before], [x], "the input x")
-    out = _shape(out, shape, "dropout_forward's output")
+    assert_unchanged([before], [x], "the input x")
+    out = checked_shape(out, shape, "dropout_forward's output")
     kept = out != 0
     _independent(kept, keep)
     fraction, tolerance = float(kept.mean()), 6 * math.sqrt(rate * keep / x.size)
     if abs(fraction - rate) < tolerance:
-        _fail(f"{1 - fraction:.1%} of the units were dropped with rate {rate:.2f}: the rate is "
+        fail(f"{1 - fraction:.1%} of the units were dropped with rate {rate:.2f}: the rate is "
               "the probability of dropping a unit; keep each with probability 1 - rate")
     if abs(fraction - keep) > tolerance:
-        _fail(f"{1 - fraction:.1%} of the units were dropped, expected about {rate:.1%} "
+        fail(f"{1 - fraction:.1%} of the units were dropped, expected about {rate:.1%} "
               f"(rate={rate:.2f})")
     scale = out[kept] / x[kept]
     for hint, value in (
@@ -173,16 +174,16 @@ def dropout_layer(dropout_forward, dropout_backward):
             ("scaled by 1/rate instead of 1/(1 - rate)", 1 / rate),
             ("multiplied by the keep probability 1 - rate: divide by it instead", keep)):
         if np.allclose(scale, value):
-            _fail(f"the kept units are {hint}")
-    _compare(scale, np.full(scale.shape, 1 / keep),
+            fail(f"the kept units are {hint}")
+    compare(scale, np.full(scale.shape, 1 / keep),
              "the kept units' scale (out / x; 1/(1 - rate) keeps the expected output equal to x)")
 
     dout = rng.standard_normal(shape)
-    dx = _array(dropout_backward(dout.copy(), mask), "dropout_backward's dx")
-    if dx.shape == shape and not np.array_equal(dx != 0, kept) and not _close(dx, dout):
-        _fail("dropout_backward's dx is not zero exactly where the forward pass dropped units: "
+    dx = checked_array(dropout_backward(dout.copy(), mask), "dropout_backward's dx")
+    if dx.shape == shape and not np.array_equal(dx != 0, kept) and not all_close(dx, dout):
+        fail("dropout_backward's dx is not zero exactly where the forward pass dropped units: "
               "the backward pass must use the mask the forward pass returned, not a new one")
-    _compare(dx, dout * kept / keep, "dropout_backward's dx", slips=[
+    compare(dx, dout * kept / keep, "dropout_backward's dx", slips=[
         ("the backward pass ignores the mask: dx = dout * mask", dout),
         ("the backward pass is not scaled by 1/(1 - rate) like the forward pass", dout * kept)])
 
@@ -191,17 +192,17 @@ def dropout_layer(dropout_forward, dropout_backward):
                                                        np.random.default_rng(s))[0])
                             for s in (seed, seed, seed + 1))
     if not np.array_equal(first, second):
-        _fail("two calls with identically seeded generators gave different masks: draw the "
+        fail("two calls with identically seeded generators gave different masks: draw the "
               "mask from the rng argument (rng.random(x.shape)), not from np.random")
     if np.array_equal(first, third):
-        _fail("generators with different seeds gave the same mask: draw the mask from the rng "
+        fail("generators with different seeds gave the same mask: draw the mask from the rng "
               "argument, not from a generator of your own")
     for training, rate_used, what in ((False, rate, "with training=False (inference)"),
                                       (True, 0.0, "with rate=0")):
-        same, _ = _unpack(dropout_forward(x * 2.5, rate_used, training,
+        same, _ = unpacked(dropout_forward(x * 2.5, rate_used, training,
                                           np.random.default_rng(seed)), 2, "dropout_forward")
-        if not _close(same, x * 2.5):
-            _fail(f"dropout changes its input {what}: it must return x unchanged")
+        if not all_close(same, x * 2.5):
+            fail(f"dropout changes its input {what}: it must return x unchanged")
 
 
 def _descent(update, settings: dict, rng_seed: int, steps: int = 4):
@@ -219,14 +220,14 @@ def _descent(update, settings: dict, rng_seed: int, steps: int = 4):
 def _trajectories(mine, expected, label, slips, atol=1e-9):
     """Weights after each step against the expected ones; a slip is named when its whole
     trajectory matches (one step alone can match several slips)."""
-    if all(_close(a, b, 1e-6, atol) for a, b in zip(mine, expected)):
+    if all(all_close(a, b, 1e-6, atol) for a, b in zip(mine, expected)):
         return
     for hint, wrong in slips:
-        if all(_close(a, b, 1e-6, atol) for a, b in zip(mine, wrong)):
-            _fail(f"{label}: {hint}")
+        if all(all_close(a, b, 1e-6, atol) for a, b in zip(mine, wrong)):
+            fail(f"{label}: {hint}")
     step = next(i for i, (a, b) in enumerate(zip(mine, expected), 1)
-                if not _close(a, b, 1e-6, atol))
-    _compare(mine[step - 1], expected[step - 1], f"the weights after {label} step {step}",
+                if not all_close(a, b, 1e-6, atol))
+    compare(mine[step - 1], expected[step - 1], f"the weights after {label} step {step}",
              atol=atol)
 
 
@@ -258,14 +259,14 @@ def _momentum_variant(kind: str):
           answers=("cifar_mlp.optim.SGD", "cifar_mlp.fast.FastSGD"))
 def momentum_update(sgd_momentum):
     rng = fresh_rng()
-    lr, momentum = float(rng.uniform(0.01, 0.3)), _away_from(rng, 0.5, 0.97, 0.9, 0.02)
+    lr, momentum = float(rng.uniform(0.01, 0.3)), draw_away_from(rng, 0.5, 0.97, 0.9, 0.02)
     start = int(rng.integers(2**31))
     for nesterov in (False, True):
         settings = dict(lr=lr, momentum=momentum, nesterov=nesterov)
 
         def yours(w, g, v, t, lr, momentum, nesterov):
             v = np.zeros_like(w) if v is None else v
-            return _unpack(sgd_momentum(np.array(w), np.array(g), np.array(v), lr, momentum,
+            return unpacked(sgd_momentum(np.array(w), np.array(g), np.array(v), lr, momentum,
                                         nesterov), 2, "sgd_momentum")
 
         def run(kind, **changed):
@@ -323,20 +324,20 @@ def _adam_reference(w, g, state, t, lr, beta1, beta2, eps):
 def adam_update(adam_update):
     rng = fresh_rng()
     settings = dict(lr=float(rng.uniform(1e-3, 1e-2)),
-                    beta1=_away_from(rng, 0.7, 0.95, 0.9, 0.02),
-                    beta2=_away_from(rng, 0.95, 0.9995, 0.999, 0.0003), eps=1e-7)
+                    beta1=draw_away_from(rng, 0.7, 0.95, 0.9, 0.02),
+                    beta2=draw_away_from(rng, 0.95, 0.9995, 0.999, 0.0003), eps=1e-7)
     start = int(rng.integers(2**31))
 
     def yours(w, g, state, t, **kw):
         m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
-        w, m, v = _unpack(adam_update(np.array(w), np.array(g), np.array(m), np.array(v), t,
+        w, m, v = unpacked(adam_update(np.array(w), np.array(g), np.array(m), np.array(v), t,
                                       **kw), 3, "adam_update")
         return w, (m, v)
 
     mine = _descent(yours, settings, start)
     for step, a in enumerate(mine, 1):
         if not np.all(np.isfinite(a)):
-            _fail(f"step {step} gives NaN or infinite weights: a square root of a negative "
+            fail(f"step {step} gives NaN or infinite weights: a square root of a negative "
                   "number (v must average the squared gradient g*g, which is never negative) "
                   "or a division by zero (t counts steps from 1: with t = 0, 1 - beta**t is 0)")
     slips = [("Adam without bias correction: divide m by (1 - beta1**t) and v by "
@@ -357,7 +358,7 @@ def adam_update(adam_update):
     slips += [(fixed_betas, _descent(_adam_reference, defaults, start)),
               (fixed_betas, _descent(_adam_variant("paper"), defaults, start))]
     paper = _descent(_adam_variant("paper"), settings, start)
-    if all(_close(a, b, 1e-6, 1e-8) for a, b in zip(mine, paper)):
+    if all(all_close(a, b, 1e-6, 1e-8) for a, b in zip(mine, paper)):
         return
     _trajectories(mine, _descent(_adam_reference, settings, start), "Adam", slips, atol=1e-8)
 
@@ -369,19 +370,19 @@ def adam_update(adam_update):
                    "cifar_mlp.model.MLP.normalize"))
 def batchnorm_layer(batchnorm_forward, batchnorm_backward):
     rng = fresh_rng()
-    n, d = _sizes(rng, (6, 16), (3, 8))
+    n, d = draw_sizes(rng, (6, 16), (3, 8))
     x = rng.standard_normal((n, d)) * rng.uniform(0.05, 3, d) + rng.uniform(-2, 2, d)
     gamma, beta = rng.standard_normal(d), rng.standard_normal(d)
     dout, eps = rng.standard_normal((n, d)), float(10 ** rng.uniform(-2.5, -0.5))
     before = x.copy()
-    out, cache = _unpack(batchnorm_forward(x, gamma.copy(), beta.copy(), eps), 2,
+    out, cache = unpacked(batchnorm_forward(x, gamma.copy(), beta.copy(), eps), 2,
                          "batchnorm_forward")
-    _unchanged([before], [x], "the input x")
+    assert_unchanged([before], [x], "the input x")
     centered = x - x.mean(axis=0)
     var = centered.var(axis=0)
     x_hat = centered / np.sqrt(var + eps)
     rows = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
-    _compare(out, gamma * x_hat + beta, "batchnorm_forward's output", slips=[
+    compare(out, gamma * x_hat + beta, "batchnorm_forward's output", slips=[
         (f"the eps argument ({eps:.2g}) is not used: 1e-3 is written in the code?",
          gamma * centered / np.sqrt(var + 1e-3) + beta),
         ("wrong variance: divide by N (the biased variance, np.var's default), not N - 1",
@@ -394,20 +395,20 @@ def batchnorm_layer(batchnorm_forward, batchnorm_backward):
          "batch (axis 0)", gamma * rows + beta),
         ("gamma and beta are swapped: out = gamma * x_hat + beta", beta * x_hat + gamma),
         ("the mean is not subtracted", gamma * x / np.sqrt(var + eps) + beta)])
-    dx, dgamma, dbeta = _unpack(batchnorm_backward(dout.copy(), cache), 3, "batchnorm_backward")
+    dx, dgamma, dbeta = unpacked(batchnorm_backward(dout.copy(), cache), 3, "batchnorm_backward")
     scale = gamma / np.sqrt(var + eps)
     mean_dout, mean_dx_hat = dout.mean(axis=0), (dout * x_hat).mean(axis=0)
 
     def forward():
         return batchnorm_forward(x, gamma, beta, eps)[0]
 
-    _gradient(dbeta, numerical_gradient_array(forward, beta, dout), "dbeta", [
+    compare_gradient(dbeta, numerical_gradient_array(forward, beta, dout), "dbeta", [
         ("divided by the batch size: dbeta is the sum of dout over the batch", mean_dout)])
-    _gradient(dgamma, numerical_gradient_array(forward, gamma, dout), "dgamma", [
+    compare_gradient(dgamma, numerical_gradient_array(forward, gamma, dout), "dgamma", [
         ("dgamma is sum(dout * x_hat), with the normalized input x_hat", (dout * x).sum(axis=0)),
         ("dgamma is sum(dout * x_hat), not sum(dout)", dout.sum(axis=0)),
         ("divided by the batch size: dgamma is a sum over the batch", mean_dx_hat)])
-    _gradient(dx, numerical_gradient_array(forward, x, dout), "dx", [
+    compare_gradient(dx, numerical_gradient_array(forward, x, dout), "dx", [
         ("the batch mean and variance are treated as constants (dx = gamma * dout / sigma): "
          "every output depends on every input of the batch through them", scale * dout),
         ("forgot the mean term: subtract mean(dout), the gradient through the batch mean",

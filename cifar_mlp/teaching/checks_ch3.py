@@ -12,8 +12,8 @@ from ..model import MLP
 from ..optim import SGD
 from ..schedules import cosine
 from ..train import train
-from .base import (_array, _classes, _close, _compare, _fail, _gradient, _shape, _unchanged,
-                   _unpack, exercise, fresh_rng)
+from .base import (all_close, assert_unchanged, checked_array, checked_shape, compare,
+                   compare_gradient, draw_classes, exercise, fail, fresh_rng, unpacked)
 
 
 @exercise(3, "A cosine learning-rate schedule", points=2, minutes=5,
@@ -29,11 +29,11 @@ def cosine_schedule(cosine_lr):
             return [schedule(epoch) for epoch in epochs]
 
         expected = rates(lambda e: cosine(total, min_lr)(e, base))
-        yours = [float(_array(cosine_lr(epoch, base, total, min_lr), "cosine_lr(...)"))
+        yours = [float(checked_array(cosine_lr(epoch, base, total, min_lr), "cosine_lr(...)"))
                  for epoch in epochs]
         label = (f"the rates of epochs 0..{total + 2} (base_lr={base:.3g}, total_epochs={total}, "
                  f"min_lr={min_lr:.3g})")
-        _compare(yours, expected, label, slips=[
+        compare(yours, expected, label, slips=[
             ("epoch 0 must use base_lr: epochs count from 0 (yours are one epoch ahead)",
              rates(lambda e: cosine(total, min_lr)(e + 1, base))),
             ("after total_epochs the rate must stay at min_lr (the cosine rises again)",
@@ -59,18 +59,18 @@ def _labels(rng, n_classes: int):
           answers=("sklearn.metrics.confusion_matrix",))
 def confusion_matrix(confusion_matrix):
     rng = fresh_rng()
-    n_classes = _classes(rng)
+    n_classes = draw_classes(rng)
     y_true, y_pred = _labels(rng, n_classes)
     expected = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(expected, (y_true, y_pred), 1)
     yours = confusion_matrix(y_true, y_pred, n_classes)
     if np.shape(yours) != expected.shape:
-        _fail(f"the matrix has shape {np.shape(yours)}, expected {expected.shape} for "
+        fail(f"the matrix has shape {np.shape(yours)}, expected {expected.shape} for "
               f"n_classes={n_classes}: every class gets a row and a column, even one that "
               "never occurs")
     once = np.zeros_like(expected)
     once[y_true, y_pred] += 1
-    _compare(yours, expected, "the confusion matrix", slips=[
+    compare(yours, expected, "the confusion matrix", slips=[
         ("rows and columns are swapped: row i counts the images of true class i, column j "
          "those predicted as j", expected.T),
         ("each (true, predicted) pair is counted once however often it occurs: "
@@ -79,7 +79,7 @@ def confusion_matrix(confusion_matrix):
         ("normalized: count the images (integers); normalize only to plot",
          expected / np.maximum(expected.sum(axis=1, keepdims=True), 1))])
     if not np.issubdtype(np.asarray(yours).dtype, np.integer):
-        _fail(f"the counts are {np.asarray(yours).dtype}: a count is an integer "
+        fail(f"the counts are {np.asarray(yours).dtype}: a count is an integer "
               "(np.zeros(..., dtype=int))")
 
 
@@ -106,21 +106,21 @@ def most_confused(most_confused):
     expected = [(names[i], names[j], int(cm[i, j])) for i, j in zip(*np.unravel_index(order, cm.shape))]
     before = cm.copy()
     result = most_confused(cm, names, k)
-    _unchanged([before], [cm], "the confusion matrix (np.fill_diagonal writes in place?)")
+    assert_unchanged([before], [cm], "the confusion matrix (np.fill_diagonal writes in place?)")
     try:
         yours = [(str(a), str(b), int(c)) for a, b, c in result]
     except (TypeError, ValueError):
-        _fail("return a list of (true class, predicted class, count) triples")
+        fail("return a list of (true class, predicted class, count) triples")
     if yours == expected:
         return
     if len(yours) != k:
-        _fail(f"asked for k={k} pairs, got {len(yours)}")
+        fail(f"asked for k={k} pairs, got {len(yours)}")
     if any(a == b for a, b, _ in yours):
-        _fail(f"{next(t for t in yours if t[0] == t[1])} is on the diagonal: those are the "
+        fail(f"{next(t for t in yours if t[0] == t[1])} is on the diagonal: those are the "
               "correct predictions; leave them out")
     if yours == [(b, a, c) for a, b, c in expected]:
-        _fail("the order in each triple is (true class, predicted class): row, then column")
-    _fail(f"expected {expected}, got {yours}: the k largest entries off the diagonal, "
+        fail("the order in each triple is (true class, predicted class): row, then column")
+    fail(f"expected {expected}, got {yours}: the k largest entries off the diagonal, "
           "largest first")
 
 
@@ -160,35 +160,35 @@ def early_stopping(fit_with_early_stopping):
     losses = fit_with_early_stopping(model, optimizer, *data, epochs=epochs, patience=patience,
                                      seed=0)
     expected = history.val_loss
-    losses = _array(losses, "the returned validation losses").ravel()
+    losses = checked_array(losses, "the returned validation losses").ravel()
     if len(losses) != len(expected):
         common = min(len(losses), len(expected))
-        if not _close(losses[:common], expected[:common]):
-            _compare(losses[:common], expected[:common],
+        if not all_close(losses[:common], expected[:common]):
+            compare(losses[:common], expected[:common],
                      "the validation losses (train_epoch on minibatches(..., 32, rng), "
                      "then evaluate)")
         later = "late" if len(losses) > len(expected) else "early"
-        _fail(f"stopped after {len(losses)} epochs, expected {len(expected)} (the best epoch is "
+        fail(f"stopped after {len(losses)} epochs, expected {len(expected)} (the best epoch is "
               f"{history.best_epoch}, patience {patience}): {abs(len(losses) - len(expected))} "
               f"epoch(s) too {later}; stop when {patience} epochs in a row brought no new "
               "lowest validation loss")
-    _compare(losses, expected, "the validation losses")
+    compare(losses, expected, "the validation losses")
     last, _ = _reference_run(seed, len(expected), patience, restore=False)  # no restoring
     for store in ("params", "bn_state"):
         for name, value in getattr(model, store).items():
             best, final = getattr(reference, store)[name], getattr(last, store)[name]
-            if _close(value, best):
+            if all_close(value, best):
                 continue
-            if _close(value, final) and store == "params":
-                _fail("the model kept the weights of its last epoch, not those of the best one "
+            if all_close(value, final) and store == "params":
+                fail("the model kept the weights of its last epoch, not those of the best one "
                       f"(epoch {history.best_epoch}): restore them before returning (and save "
                       "copies, {name: p.copy()}: the optimizer changes the arrays in place)")
-            if _close(value, final):
-                _fail(f"the weights are restored but not the batch-norm statistics ({name} is "
+            if all_close(value, final):
+                fail(f"the weights are restored but not the batch-norm statistics ({name} is "
                       "the last epoch's): a model with batch normalization keeps running means "
                       "and variances in model.bn_state, updated in place at every step; save "
                       "and restore copies of them with the weights")
-            _compare(value, best, f"the model's {store}[{name!r}] after training (the best "
+            compare(value, best, f"the model's {store}[{name!r}] after training (the best "
                                   "epoch's)")
 
 
@@ -200,31 +200,31 @@ def early_stopping(fit_with_early_stopping):
                    "cifar_mlp.model.MLP.loss", "cifar_mlp.model.MLP.backward"))
 def linear_softmax(linear_softmax_loss):
     rng = fresh_rng()
-    c = _classes(rng)
+    c = draw_classes(rng)
     n, d = (int(rng.choice([size for size in range(low, high) if size != c]))
             for low, high in ((5, 12), (16, 24)))
     w, b = rng.standard_normal((d, c)) * 0.5, rng.standard_normal(c) * 0.5
     x, y = rng.standard_normal((n, d)), rng.integers(0, c, n)
     originals = [a.copy() for a in (w, b, x, y)]
-    loss, dw, db = _unpack(linear_softmax_loss(w, b, x, y), 3, "linear_softmax_loss")
-    _unchanged(originals, (w, b, x, y), "W, b, x or y")
+    loss, dw, db = unpacked(linear_softmax_loss(w, b, x, y), 3, "linear_softmax_loss")
+    assert_unchanged(originals, (w, b, x, y), "W, b, x or y")
     expected_loss, dz = ref.softmax_cross_entropy(x @ w + b, y)
-    loss = _array(loss, "the loss")
+    loss = checked_array(loss, "the loss")
     if loss.shape != ():
-        _fail(f"the loss has shape {loss.shape}: it must be one number, the mean over the batch")
-    _compare(loss, expected_loss, "the loss", slips=[
+        fail(f"the loss has shape {loss.shape}: it must be one number, the mean over the batch")
+    compare(loss, expected_loss, "the loss", slips=[
         ("summed over the batch: the loss is the mean over the N examples", expected_loss * n),
         ("the bias b is not added to the scores", ref.softmax_cross_entropy(x @ w, y)[0])])
     onehot = np.eye(c)[y]
     p = ref.softmax(x @ w + b)
-    _shape(dw, (d, c), "dW", f": dW has W's shape (D, C) = {(d, c)}, x.T @ dscores")
+    checked_shape(dw, (d, c), "dW", f": dW has W's shape (D, C) = {(d, c)}, x.T @ dscores")
     if np.shape(db) == (n,):
-        _fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
-    _gradient(dw, numerical_gradient(lambda: linear_softmax_loss(w, b, x, y)[0], w), "dW", [
+        fail(f"db has shape ({n},): summed over the wrong axis; sum over the batch (axis 0)")
+    compare_gradient(dw, numerical_gradient(lambda: linear_softmax_loss(w, b, x, y)[0], w), "dW", [
         ("missing division by N: the loss is a mean, dW = x.T @ (p - onehot) / N",
          x.T @ (p - onehot)),
         ("forgot to subtract 1 at the true class: dscores = (p - onehot) / N", x.T @ p / n),
         ("the sign is flipped: dscores = (p - onehot) / N, not (onehot - p) / N", -x.T @ dz)])
-    _gradient(db, numerical_gradient(lambda: linear_softmax_loss(w, b, x, y)[0], b), "db", [
+    compare_gradient(db, numerical_gradient(lambda: linear_softmax_loss(w, b, x, y)[0], b), "db", [
         ("missing division by N: db = sum over the batch of (p - onehot) / N",
          (p - onehot).sum(axis=0))])
