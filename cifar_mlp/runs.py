@@ -24,6 +24,7 @@ import platform
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from .augment import n_views
 from .experiments import Recipe, build
@@ -34,6 +35,37 @@ from .train import History, evaluate, train
 
 # The code that scores a trained model: this module and all it imports.
 SCORING_MODULES = depends_on("runs")
+
+
+@runtime_checkable
+class Framework(Protocol):
+    """What :func:`run` asks of a framework that trains a recipe: the NumPy MLP
+    (:data:`NUMPY`), its Keras twin (:data:`cifar_mlp.keras_twin.KERAS`) and the
+    convolutional networks (:mod:`cifar_mlp.keras_cnn`) all provide it."""
+
+    name: str  # in the results file and the progress lines
+    file_prefix: str  # of its results and weights files ("" for NumPy, "keras_" ...)
+
+    def key(self, recipe: Recipe, prepared: Prepared) -> dict:
+        """What a saved model must match to be reused, part by part."""
+
+    def fit(self, recipe: Recipe, prepared: Prepared, progress: bool) -> tuple:
+        """The trained model and its :class:`~cifar_mlp.train.History`."""
+
+    def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
+        """Plain cross-entropy and accuracy, with test-time views up to ``test_shift``."""
+
+    def n_parameters(self, model) -> int:
+        """How many numbers the model learns."""
+
+    def save(self, model, path: Path) -> None:
+        """Write the model's weights to ``path``."""
+
+    def load(self, path: Path, recipe: Recipe, prepared: Prepared):
+        """The model :meth:`save` wrote to ``path``."""
+
+    def record(self) -> dict:
+        """Extra fields for the results file."""
 
 
 class NumpyFramework:
@@ -76,7 +108,7 @@ NUMPY = NumpyFramework()
 
 
 def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights_dir: Path,
-        framework=NUMPY, max_epochs: int | None = None, retrain: bool = False,
+        framework: Framework = NUMPY, max_epochs: int | None = None, retrain: bool = False,
         progress: bool = True) -> dict:
     """Train ``recipe`` on ``prepared`` (or reload it), test it once, write its results.
 

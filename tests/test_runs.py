@@ -1,6 +1,7 @@
 """One cached run: a saved model is reused only when the recipe, the data and the code
 that trains it are unchanged; otherwise it retrains and says why, in one line."""
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from cifar_mlp.experiments import Recipe, build
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint, depends_on, imported
 from cifar_mlp import runs
+from cifar_mlp.keras_cnn import CNN, CNN_PERMUTED
+from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.runs import run
 from cifar_mlp.train import evaluate
 
@@ -189,3 +192,15 @@ def test_the_plateau_schedule_takes_its_settings_from_the_recipe():
     recipe = replace(RECIPE, schedule="plateau", plateau_factor=0.25, plateau_patience=4)
     _, _, schedule = build(recipe, 1024)
     assert (schedule.factor, schedule.patience) == (0.25, 4)
+
+
+@pytest.mark.parametrize("name", ["numpy", "keras", "cnn", "cnn_permuted"])
+def test_every_framework_provides_what_run_asks(name):
+    """The NumPy MLP, the Keras twin and both CNNs satisfy runs.Framework: every member,
+    and every method with the protocol's parameters."""
+    framework = {"numpy": runs.NUMPY, "keras": KERAS, "cnn": CNN, "cnn_permuted": CNN_PERMUTED}[name]
+    assert isinstance(framework, runs.Framework)
+    for member in ("key", "fit", "evaluate", "n_parameters", "save", "load", "record"):
+        wanted = list(inspect.signature(getattr(runs.Framework, member)).parameters)[1:]
+        assert list(inspect.signature(getattr(framework, member)).parameters) == wanted, member
+    assert isinstance(framework.name, str) and isinstance(framework.file_prefix, str)
