@@ -7,6 +7,7 @@ The reading path: the network and its training, in plain NumPy formulas
     preprocess    uint8 images to float32 rows: colour or gray, standardized (chapter 1)
     whitening     PCA and ZCA whitening, fitted on the training split (chapter 1)
     layers        each layer a forward and backward pair with its cache (chapter 2)
+    activations   sigmoid and tanh as layer pairs, to show vanishing gradients (chapter 2)
     model         the MLP built from the layers: loss, gradients, predict (chapter 2)
     gradcheck     numerical gradients, to check every backward pass (chapter 2)
     optim         SGD with momentum (Nesterov) and Adam, per parameter array (chapter 2)

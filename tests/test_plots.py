@@ -124,3 +124,16 @@ def test_ablation_draws_each_seed_and_each_rows_mean_against_the_full_recipe():
     assert [t.get_text() for t in ax.texts] == ["-5.0", "+2.0"]
     band = ax.patches[0]  # the noise band around the first row's mean
     assert band.get_x() == pytest.approx(0.585) and band.get_width() == pytest.approx(0.03)
+
+
+def test_gradient_norms_draw_one_line_per_activation_on_a_log_scale_told_apart_by_marker():
+    norms = {"sigmoid": [1e-6, 1e-4, 1e-2, 1.0], "tanh": [1.0, 0.5, 0.5, 0.4],
+             "ReLU": [4.0, 2.0, 3.0, 5.0]}
+    ax = plots.gradient_norms(norms).axes[0]
+    lines = ax.get_lines()
+    assert [list(line.get_ydata()) for line in lines] == list(norms.values())
+    assert list(lines[0].get_xdata()) == [1, 2, 3, 4]
+    assert ax.get_yscale() == "log"
+    assert len({line.get_marker() for line in lines}) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(norms)
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()

@@ -1,4 +1,4 @@
-"""Chapter 2's figures: activations at initialization, losses, gradient checks."""
+"""Chapter 2's figures: activations and gradients at initialization, losses, gradient checks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,24 @@ def activation_scales(scales: dict) -> plt.Figure:
     ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
     ax.set(title="Activation scale through a deep ReLU stack",
            xlabel="layer", ylabel="sqrt(mean of squared activations), log scale")
+    ax.legend()
+    ax.grid(True, which="major", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_norms(norms: dict, title: str = "Weight gradients layer by layer, at initialization"
+                   ) -> plt.Figure:
+    """The norm of each layer's weight gradient, first layer to output layer, one line per
+    activation (``norms``: label -> list of norms), on a log scale."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]  # told apart without colour
+    for (name, values), (marker, linestyle) in zip(norms.items(), styles * len(norms)):
+        ax.semilogy(np.arange(1, len(values) + 1), values, marker=marker, markersize=4,
+                    linestyle=linestyle, label=name)
+    ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(title=title, xlabel="layer (1 = first hidden layer, last = output layer)",
+           ylabel="norm of the weight gradient (log scale)")
     ax.legend()
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
