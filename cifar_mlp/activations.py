@@ -15,23 +15,25 @@ def sigmoid_forward(x):
 
     Computed as ``(1 + tanh(x / 2)) / 2``, the same function, which never overflows.
     """
-    out = 0.5 * (1.0 + np.tanh(0.5 * x))
-    return out, out
+    s = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return s, s
 
 
 def sigmoid_backward(dout, cache):
-    """``dx = dout * out * (1 - out)``: the derivative is at most 1/4, at x = 0."""
-    out = cache
-    return dout * out * (1.0 - out)
+    """``dx = dout * s * (1 - s)``, where ``s`` is the output: the derivative is at most
+    1/4, at x = 0."""
+    s = cache
+    return dout * s * (1.0 - s)
 
 
 def tanh_forward(x):
     """Hyperbolic tangent: ``out = tanh(x)``, elementwise, in (-1, 1). The cache is ``out``."""
-    out = np.tanh(x)
-    return out, out
+    t = np.tanh(x)
+    return t, t
 
 
 def tanh_backward(dout, cache):
-    """``dx = dout * (1 - out**2)``: the derivative is 1 at x = 0 and vanishes where |x| is large."""
-    out = cache
-    return dout * (1.0 - out * out)
+    """``dx = dout * (1 - t**2)``, where ``t`` is the output: the derivative is 1 at x = 0
+    and vanishes where |x| is large."""
+    t = cache
+    return dout * (1.0 - t * t)

@@ -72,13 +72,14 @@ def test_the_checks_catch_a_backspace_and_a_typed_accuracy():
 
 def unfolded_bookkeeping(notebook) -> list[str]:
     """Code cells that gather numbers for the prose or check a claim (``numbers[...] =``,
-    ``numbers.update(``, ``claim(``) but are not folded: in the book (tag hide-input, or
+    ``numbers.update(``, ``claim(``), or write the prose (``prose(``, whose placeholders
+    a reader must not see in JupyterLab), but are not folded: in the book (tag hide-input, or
     remove-input for a prose cell) and in JupyterLab (``source_hidden``)."""
     found = []
     for index, cell in enumerate(notebook.cells):
         source = cell.source
         if cell.cell_type != "code" or not re.search(r"numbers\[[^\]]+\]\s*=|numbers\.update\(|"
-                                                     r"\bclaim\(", source):
+                                                     r"\bclaim\(|^prose\(", source):
             continue
         tags = cell.metadata.get("tags", [])
         hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
