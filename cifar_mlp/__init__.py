@@ -20,7 +20,7 @@ The reading path: the network and its training, in plain NumPy formulas
 The engine: what makes training fast and safe, calling the formulas above
     fast          the optimizers' updates in place, in one buffer (the same numbers)
     safety        best weights kept, a clear stop when training diverges
-    checks        clear errors where bad input enters
+    input_checks  clear errors where bad input enters
 
 The book's machinery: recipes, runs and the numbers the prose quotes
     experiments   named recipes, the ablation's rows (chapters 3 and 4)

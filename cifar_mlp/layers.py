@@ -11,7 +11,7 @@ No function changes the dtype either: float32 in, float32 out (Python ``float``
 constants take the array's dtype).
 
 The functions do not check their inputs: :class:`cifar_mlp.model.MLP` checks a
-batch once, where it enters the network (:mod:`cifar_mlp.checks`).
+batch once, where it enters the network (:mod:`cifar_mlp.input_checks`).
 """
 
 import numpy as np

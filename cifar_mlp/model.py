@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_features, check_labels
+from .input_checks import check_features, check_labels
 from .layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
                      batchnorm_inference, dropout_backward, dropout_forward, relu_backward,
                      relu_forward, softmax, softmax_cross_entropy)

@@ -10,7 +10,7 @@ An epoch visits every training image once, in a new random order, in minibatches
 (:func:`evaluate`) and the numbers go into a :class:`History` (:func:`train`).
 
 The loop is the plain one a reader can follow; the checks of its inputs
-(:mod:`cifar_mlp.checks`) and the divergence guard (:mod:`cifar_mlp.safety`) sit
+(:mod:`cifar_mlp.input_checks`) and the divergence guard (:mod:`cifar_mlp.safety`) sit
 beside it.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .augment import augment, views
-from .checks import check_settings, check_split
+from .input_checks import check_settings, check_split
 from .layers import log_softmax
 from .safety import Checkpoint, DivergenceGuard, TrainingDiverged  # noqa: F401 (re-exported)
 from .schedules import ReduceOnPlateau
@@ -253,7 +253,7 @@ def mean_of_views(log_probas) -> np.ndarray:
 
 def check_training(model, x_train, y_train, x_val, y_val, epochs, batch_size, patience,
                    divergence_factor, schedule) -> None:
-    """The checks :func:`train` makes once, before its first step (:mod:`cifar_mlp.checks`)."""
+    """The checks :func:`train` makes once, before its first step (:mod:`cifar_mlp.input_checks`)."""
     check_settings(epochs, batch_size, patience, divergence_factor, schedule)
     width, n_classes = model.layer_sizes[0], model.layer_sizes[-1]
     check_split(np.asarray(x_train), np.asarray(y_train), "x_train", "y_train", width, n_classes)

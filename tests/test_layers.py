@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from cifar_mlp.checks import check_features, check_labels
+from cifar_mlp.input_checks import check_features, check_labels
 from cifar_mlp.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 from cifar_mlp.layers import (affine_backward, affine_forward, batchnorm_backward,
                               batchnorm_forward, batchnorm_inference, dropout_backward,
@@ -345,7 +345,7 @@ def test_every_layer_keeps_float32():
     assert [a.dtype for a in arrays] == [np.float32] * len(arrays)
 
 
-# -- input checks (cifar_mlp.checks: the layers themselves check nothing) ----------------
+# -- input checks (cifar_mlp.input_checks: the layers themselves check nothing) ----------------
 
 @pytest.mark.parametrize("x, message", [
     (np.array([[0.0, np.nan, 1.0]]), "NaN or inf"),
