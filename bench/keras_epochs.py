@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar_mlp.keras_twin import KERAS, quiet_tensorflow
+from cifar_mlp.keras_runtime import quiet_tensorflow
+from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.runs import run
 
 from bench.network import RECIPE

@@ -35,6 +35,8 @@ The book's machinery: recipes, runs and the numbers the prose quotes
     download, files   the official archive and its checksums
 
 The Keras side (chapter 4)
+    keras_runtime TensorFlow and Keras, imported quietly
+    keras_data    the same minibatches as a tf.data pipeline; scoring a Keras model
     keras_twin    the same network in Keras, started from the same weights
     parity        the proof that the twin is a twin: same gradients, same updates
     keras_cnn     a small convolutional network; permutation: shuffled pixels

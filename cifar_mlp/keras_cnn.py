@@ -6,7 +6,7 @@ splits and augmentation as the MLPs, a network that knows an image is an image.
 
 The network eats the rows the MLPs eat, (N, 3072) standardized and channels last, and
 turns each back into a 32x32x3 image itself (a Reshape layer), so that both kinds of
-network train on the very same minibatches (:func:`cifar_mlp.keras_twin.training_dataset`:
+network train on the very same minibatches (:func:`cifar_mlp.keras_data.training_dataset`:
 the shuffles, flips and shifts of :func:`cifar_mlp.train.minibatches`). Then
 :data:`BLOCKS` convolution blocks, each a 3x3 convolution (``padding="same"``) -> ReLU ->
 2x2 max pooling, which halves the image; the last block's maps (4x4 positions of 64
@@ -38,8 +38,9 @@ from dataclasses import replace
 import numpy as np
 
 from .experiments import Recipe
-from .keras_twin import (KerasFramework, _loss, evaluate_keras, fit_recorded, keras_optimizer,
-                         quiet_tensorflow)
+from .keras_data import evaluate_keras
+from .keras_runtime import quiet_tensorflow
+from .keras_twin import KerasFramework, _loss, fit_recorded, keras_optimizer
 from .permutation import permute_pixels, pixel_permutation
 from .provenance import code_fingerprint, depends_on
 from .schedules import cosine

@@ -24,77 +24,27 @@ What is mirrored:
 What cannot be mirrored: dropout masks (Keras draws them from its own generator), so
 the parity checks (:mod:`cifar_mlp.parity`) turn dropout off.
 
-TensorFlow is imported lazily, by :func:`quiet_tensorflow`, the one place that sets
-its logging: ``import cifar_mlp.keras_twin`` stays light.
+TensorFlow comes from :mod:`cifar_mlp.keras_runtime`, the minibatches and the scoring
+from :mod:`cifar_mlp.keras_data`; this module holds the network, its weights and its
+training run.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
-from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .experiments import Recipe, build, build_optimizer
+from .keras_data import evaluate_keras, evaluation_dataset, training_dataset
+from .keras_runtime import quiet_tensorflow
 from .model import BN_EPSILON, BN_MOMENTUM
 from .optim import Adam
 from .provenance import code_fingerprint, depends_on
 from .schedules import ReduceOnPlateau
-from .augment import views
-from .layers import log_softmax
-from .train import History, loss_sum_and_correct, mean_of_views, minibatches
-
-EVAL_BATCH = 1024
-
-
-# -- TensorFlow, quietly ------------------------------------------------------------
-
-def quiet_tensorflow():
-    """Import TensorFlow and Keras with their logs silenced; return ``(tf, keras)``.
-
-    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) before the first import and
-    turns absl's and TensorFlow's Python loggers down to errors. Two C++ libraries still
-    print start-up lines (absl's "All log messages before absl::InitializeLog()" and
-    oneDNN's notice) straight to the process's standard error while they load, which
-    no setting reaches: the first import runs with that file descriptor pointed at
-    /dev/null (:func:`c_stderr_silenced`). Safe to call any number of times.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with c_stderr_silenced() if "tensorflow" not in sys.modules else nullcontext():
-        import tensorflow as tf
-        import keras
-    import absl.logging
-    absl.logging.set_verbosity(absl.logging.ERROR)
-    tf.get_logger().setLevel("ERROR")
-    tf.autograph.set_verbosity(0)
-    return tf, keras
-
-
-@contextmanager
-def c_stderr_silenced():
-    """File descriptor 2 (what C and C++ code writes to as standard error) pointed at
-    /dev/null for the duration, and restored after; Python's own errors still raise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _dataset_options(tf):
-    """tf.data options with autotuning off: no ~9 s stalls when an epoch's pipeline shuts down."""
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return options
+from .train import History
 
 
 # -- the network ----------------------------------------------------------------------
@@ -219,44 +169,6 @@ def copy_weights(mlp, keras_model) -> None:
     arrays = {**mlp.params, **mlp.bn_state}
     for name, variable in keras_variables(mlp, keras_model).items():
         variable.assign(np.asarray(arrays[name], dtype=variable.dtype))
-
-
-# -- data and evaluation ------------------------------------------------------------
-
-def training_dataset(x, y, *, batch_size: int, seed: int, augment_shift: int | None):
-    """A tf.data.Dataset of the minibatches :func:`cifar_mlp.train.train` draws: each epoch,
-    :func:`cifar_mlp.train.minibatches` with one ``np.random.default_rng(seed)`` carried
-    from epoch to epoch, as ``train`` carries it. Autotuning is off (no stalls)."""
-    tf, _ = quiet_tensorflow()
-    x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)
-    rng = np.random.default_rng(seed)
-    dataset = tf.data.Dataset.from_generator(
-        lambda: minibatches(x, y, batch_size, rng, augment_shift), output_signature=(
-            tf.TensorSpec((None, x.shape[1]), tf.float32), tf.TensorSpec((None,), tf.int64)))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size)))
-    return dataset.prefetch(1).with_options(_dataset_options(tf))
-
-
-def evaluation_dataset(x, y=None, batch_size: int = EVAL_BATCH):
-    """A batched tf.data.Dataset of ``x`` (and ``y``) in order, autotuning off."""
-    tf, _ = quiet_tensorflow()
-    tensors = np.asarray(x, np.float32) if y is None else (np.asarray(x, np.float32),
-                                                           np.asarray(y, np.int64))
-    dataset = tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size)
-    return dataset.with_options(_dataset_options(tf))
-
-
-def evaluate_keras(keras_model, x, y, test_shift: int | None = None) -> tuple[float, float]:
-    """Plain cross-entropy and accuracy in inference mode, as :func:`cifar_mlp.train.evaluate`,
-    with the same test-time augmentation (``test_shift``)."""
-    def log_proba(images):
-        logits = keras_model.predict(evaluation_dataset(images), verbose=0).astype(np.float64)
-        return log_softmax(logits)
-
-    log_p = (log_proba(x) if test_shift is None else
-             mean_of_views(log_proba(view) for view in views(x, test_shift)))
-    loss_sum, correct = loss_sum_and_correct(log_p, np.asarray(y))
-    return loss_sum / len(log_p), correct / len(log_p)
 
 
 def l2_penalty(keras_model, l2: float) -> float:

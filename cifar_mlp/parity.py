@@ -16,7 +16,8 @@ from itertools import islice
 import numpy as np
 
 from .experiments import Recipe, build
-from .keras_twin import build_keras, copy_weights, keras_variables, quiet_tensorflow
+from .keras_runtime import quiet_tensorflow
+from .keras_twin import build_keras, copy_weights, keras_variables
 from .model import MLP
 from .train import minibatches
 

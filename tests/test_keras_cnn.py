@@ -15,7 +15,8 @@ import pytest
 from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import RECIPES
 from cifar_mlp.keras_cnn import CNN, CNN_PERMUTED, KerasCNNFramework, build_cnn
-from cifar_mlp.keras_twin import quiet_tensorflow, training_dataset
+from cifar_mlp.keras_data import training_dataset
+from cifar_mlp.keras_runtime import quiet_tensorflow
 from cifar_mlp.permutation import permute_pixels, pixel_permutation
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.runs import run
@@ -77,7 +78,7 @@ def test_the_plain_cnn_is_fed_the_images_flipped_and_shifted(rgb, monkeypatch):
 def test_the_shuffled_cnn_scores_views_of_the_shuffled_images(rgb):
     """Test-time views too act on the shuffled images: the shuffled CNN scores an image as
     the plain network scores the views of its shuffled pixels."""
-    from cifar_mlp.keras_twin import evaluate_keras
+    from cifar_mlp.keras_data import evaluate_keras
 
     permutation = pixel_permutation(0)
     model = CNN_PERMUTED.build(RECIPE, rgb)

@@ -28,6 +28,8 @@ from cifar_mlp import keras_twin as kt
 from cifar_mlp import parity
 from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import RECIPES, Recipe, build
+from cifar_mlp.keras_data import evaluate_keras, evaluation_dataset, training_dataset
+from cifar_mlp.keras_runtime import quiet_tensorflow
 from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.runs import run
@@ -46,7 +48,7 @@ def rgb(sample_dir):
 
 @pytest.fixture(scope="module", autouse=True)
 def keras_seed():
-    _, keras = kt.quiet_tensorflow()
+    _, keras = quiet_tensorflow()
     keras.utils.set_random_seed(0)
 
 
@@ -55,7 +57,7 @@ def keras_seed():
 @pytest.mark.parametrize("recipe", [SGD_L2, BN_ADAM, RECIPES["best"], RECIPES["seed_keras"],
                                     RECIPES["seed_gray"]], ids=lambda r: r.name)
 def test_build_keras_has_the_layers_and_parameters_of_the_mlp(recipe):
-    _, keras = kt.quiet_tensorflow()
+    _, keras = quiet_tensorflow()
     n_features = 1024 if recipe.mode == "gray" else 3072
     mlp, _, _ = build(recipe, n_features)
     model, optimizer = kt.build_keras(recipe, n_features)
@@ -107,11 +109,11 @@ def test_copied_weights_give_the_same_numbers_and_predictions(rgb):
 
     x = rgb.x_val[:256]
     ours = source.forward(x)
-    theirs = model.predict(kt.evaluation_dataset(x), verbose=0)
+    theirs = model.predict(evaluation_dataset(x), verbose=0)
     assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(ours).max()
     for test_shift in (None, 1):
         ours = evaluate(source, x, rgb.y_val[:256], test_shift=test_shift)
-        theirs = kt.evaluate_keras(model, x, rgb.y_val[:256], test_shift)
+        theirs = evaluate_keras(model, x, rgb.y_val[:256], test_shift)
         assert theirs[0] == pytest.approx(ours[0], rel=1e-5) and theirs[1] == ours[1]
 
 
@@ -188,7 +190,7 @@ def test_dropout_is_refused_by_the_gradient_check(rgb):
 def test_training_dataset_gives_the_batches_of_minibatches_over_two_epochs(rgb, augment_shift):
     """Same seed: the permutations and augmentations train() draws, epoch after epoch."""
     x, y = rgb.x_train, rgb.y_train
-    dataset = kt.training_dataset(x, y, batch_size=128, seed=3, augment_shift=augment_shift)
+    dataset = training_dataset(x, y, batch_size=128, seed=3, augment_shift=augment_shift)
     rng = np.random.default_rng(3)  # carried from epoch to epoch, as train() carries it
     for _ in range(2):
         expected = list(minibatches(x, y, 128, rng, augment_shift))
@@ -242,7 +244,7 @@ def test_a_diverged_keras_run_is_reported_and_not_kept_for_reloading(rgb, tmp_pa
 def test_importing_tensorflow_through_quiet_tensorflow_prints_nothing():
     """The C++ start-up lines (absl, oneDNN) that TF_CPP_MIN_LOG_LEVEL does not reach stay
     off the terminal and off the chapters' pages."""
-    script = ("import sys; from cifar_mlp.keras_twin import quiet_tensorflow\n"
+    script = ("import sys; from cifar_mlp.keras_runtime import quiet_tensorflow\n"
               "tf, keras = quiet_tensorflow(); tf.constant(1.0) + 1\n"
               "print('imported', file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

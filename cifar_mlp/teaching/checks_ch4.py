@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 
-from ..keras_twin import copy_weights, quiet_tensorflow
+from ..keras_runtime import quiet_tensorflow
+from ..keras_twin import copy_weights
 from ..model import MLP
 from ..parity import gradient_differences
 from .base import (all_close, assert_unchanged, checked_array, checked_shape, compare,

@@ -347,7 +347,7 @@ def _check_keras_config(config) -> None:
 
 def keras_from_wire(value: dict):
     """The Keras layer, model or initializer a worker sent, built anew here."""
-    from ..keras_twin import quiet_tensorflow
+    from ..keras_runtime import quiet_tensorflow
 
     _, keras = quiet_tensorflow()
     config = value.get("config")
