@@ -3,22 +3,21 @@ loop of train steps."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cifar_mlp.experiments import Recipe, build
-from cifar_mlp.train import train
+from cifar_mlp.runs import train_recipe as train_as_the_book
 
 from bench.network import EPOCHS, RECIPE
 from bench.timers import epochs_record, timed_epochs
 
 
 def train_recipe(recipe: Recipe, prepared, built, epochs: int):
-    """``cifar_mlp.train.train`` of ``built`` (the model, optimizer and schedule that
-    ``build(recipe, ...)`` returned) for ``epochs`` epochs, as the book trains ``recipe``;
+    """``built`` (the model, optimizer and schedule of ``build(recipe, ...)``) trained for
+    ``epochs`` epochs as the book trains ``recipe`` (:func:`cifar_mlp.runs.train_recipe`);
     returns the History."""
-    model, optimizer, schedule = built
-    return train(model, optimizer, prepared.x_train, prepared.y_train, prepared.x_val,
-                 prepared.y_val, epochs=epochs, batch_size=recipe.batch_size, seed=recipe.seed,
-                 schedule=schedule, patience=recipe.patience, augment_shift=recipe.augment_shift,
-                 progress=False)
+    return train_as_the_book(replace(recipe, epochs=epochs), prepared.x_train, prepared.y_train,
+                             prepared.x_val, prepared.y_val, built=built)[1]
 
 
 def numpy_epochs_train(prepared, epochs: int = EPOCHS) -> dict:

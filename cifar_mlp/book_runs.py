@@ -25,11 +25,13 @@ import sys
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .baselines import run_baseline
 from .experiments import RECIPES, Recipe, ablation_recipes
 from .keras_cnn import BLOCKS, CNN, CNN_PERMUTED, IMAGE_SHAPE
 from .keras_twin import KERAS
-from .preprocess import prepare
+from .preprocess import prepare, to_features
 from .profiles import active_profile, load_data, project_root
 from .runs import NUMPY, run
 
@@ -41,7 +43,6 @@ REPEAT_SEEDS = (1, 2)
 # How each model's inputs are prepared: grayscale or colour, standardized or raw.
 INPUTS = {"gray": {"mode": "gray"}, "rgb": {"mode": "rgb"},
           "raw": {"mode": "rgb", "standardize": False}}
-CHANNELS = {"gray": 1, "rgb": IMAGE_SHAPE[2], "raw": IMAGE_SHAPE[2]}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class BookModel:
             return f"Keras; {'-'.join(map(str, BLOCKS))} filters"
         if self.framework == BASELINE:
             return "scikit-learn" if self.model == "knn" else ""
-        n_features = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * CHANNELS[self.inputs]
+        blank = np.zeros((1, *IMAGE_SHAPE), np.uint8)  # the width of one image's row
+        n_features = to_features(blank, INPUTS[self.inputs]["mode"]).shape[1]
         return "-".join(map(str, self.model.layer_sizes(n_features)))
 
     def headline_label(self) -> str:

@@ -222,7 +222,7 @@ def ablation_rows(results: dict) -> list:
 
 
 def paired_noise(a, b) -> float:
-    """The 95% band (Student's t, ``len(a) - 1`` degrees of freedom) of the mean of the
+    """The BAND_LEVEL band (Student's t, ``len(a) - 1`` degrees of freedom) of the mean of the
     differences ``a[i] - b[i]``, for two scorings of the same runs: what differs between
     runs (seed, batches) cancels in each difference, so this band can be narrower than
     :func:`noise` for independent runs."""

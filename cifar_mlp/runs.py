@@ -79,13 +79,8 @@ class NumpyFramework:
 
     def fit(self, recipe: Recipe, prepared: Prepared, progress: bool):
         """The trained model and its :class:`~cifar_mlp.train.History`."""
-        model, optimizer, schedule = build(recipe, prepared.n_features)
-        history = train(model, optimizer, prepared.x_train, prepared.y_train,
-                        prepared.x_val, prepared.y_val, epochs=recipe.epochs,
-                        batch_size=recipe.batch_size, seed=recipe.seed, schedule=schedule,
-                        patience=recipe.patience, augment_shift=recipe.augment_shift,
-                        progress=progress)
-        return model, history
+        return train_recipe(recipe, prepared.x_train, prepared.y_train, prepared.x_val,
+                            prepared.y_val, progress=progress)
 
     def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
         return evaluate(model, x, y, test_shift=test_shift)
@@ -105,6 +100,19 @@ class NumpyFramework:
 
 
 NUMPY = NumpyFramework()
+
+
+def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, *, built=None,
+                 progress: bool = False):
+    """Train the NumPy network ``recipe`` describes, as the book trains it (nothing
+    saved): ``(model, History)``. ``built``: the ``(model, optimizer, schedule)`` of
+    ``build(recipe, ...)`` to train, when the caller needs them (a new one otherwise)."""
+    model, optimizer, schedule = built or build(recipe, x_train.shape[1])
+    history = train(model, optimizer, x_train, y_train, x_val, y_val, epochs=recipe.epochs,
+                    batch_size=recipe.batch_size, seed=recipe.seed, schedule=schedule,
+                    patience=recipe.patience, augment_shift=recipe.augment_shift,
+                    progress=progress)
+    return model, history
 
 
 def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights_dir: Path,

@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.linalg
 
-from .experiments import RECIPES, build
+from .experiments import RECIPES
 from .preprocess import Prepared
-from .train import evaluate, train
+from .runs import train_recipe
+from .train import evaluate
 
 CHUNK_ROWS = 4096  # the covariance is summed over chunks of rows, in float64
 
@@ -191,9 +192,6 @@ def linear_probe(x_train, y_train, x_val, y_val, seeds=(0, 1), recipe=None) -> l
     recipe = recipe or RECIPES["linear"]
     accuracies = []
     for seed in seeds:
-        model, optimizer, schedule = build(replace(recipe, seed=seed), x_train.shape[1])
-        train(model, optimizer, x_train, y_train, x_val, y_val, epochs=recipe.epochs,
-              batch_size=recipe.batch_size, seed=seed, schedule=schedule,
-              patience=recipe.patience, augment_shift=recipe.augment_shift, progress=False)
+        model, _ = train_recipe(replace(recipe, seed=seed), x_train, y_train, x_val, y_val)
         accuracies.append(evaluate(model, x_val, y_val)[1])
     return accuracies
