@@ -70,13 +70,17 @@ def build(recipe: Recipe, n_features: int):
     model = MLP(recipe.layer_sizes(n_features), batchnorm=recipe.batchnorm,
                 dropout=recipe.dropout, init=recipe.init, l2=recipe.l2,
                 label_smoothing=recipe.label_smoothing, seed=recipe.seed)
-    optimizer = build_optimizer(recipe)
+    return model, build_optimizer(recipe), build_schedule(recipe)
+
+
+def build_schedule(recipe: Recipe):
+    """A new learning-rate schedule of the recipe (:mod:`cifar_mlp.schedules`)."""
     schedules = {"constant": constant, "cosine": lambda: cosine(recipe.epochs),
                  "plateau": lambda: ReduceOnPlateau(factor=recipe.plateau_factor,
                                                   patience=recipe.plateau_patience)}
     if recipe.schedule not in schedules:
         raise ValueError(f"schedule: expected one of {list(schedules)}, got {recipe.schedule!r}")
-    return model, optimizer, schedules[recipe.schedule]()
+    return schedules[recipe.schedule]()
 
 
 def build_optimizer(recipe: Recipe):

@@ -37,13 +37,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from .experiments import Recipe
+from .experiments import Recipe, build_schedule
 from .keras_data import evaluate_keras
 from .keras_runtime import quiet_tensorflow
-from .keras_twin import KerasFramework, _loss, fit_recorded, keras_optimizer
+from .keras_twin import KerasFramework, fit_recorded, keras_loss, keras_optimizer, schedule_callback
 from .permutation import permute_pixels, pixel_permutation
 from .provenance import code_fingerprint, depends_on
-from .schedules import cosine
 
 IMAGE_SHAPE = (32, 32, 3)  # how a row of 3,072 features is an image: height, width, channels
 BLOCKS = (16, 32, 64)  # filters of each convolution block
@@ -101,7 +100,7 @@ def build_cnn(recipe: Recipe):
                            kernel_initializer=keras.initializers.GlorotUniform(recipe.seed))]
     model = keras.Sequential(stack, name=recipe.name)
     model.compile(optimizer=keras_optimizer(recipe),
-                  loss=_loss(keras, recipe.label_smoothing, N_CLASSES, "float32"),
+                  loss=keras_loss(keras, recipe.label_smoothing, N_CLASSES, "float32"),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                            keras.metrics.SparseCategoricalCrossentropy(from_logits=True,
                                                                        name="ce")])
@@ -159,11 +158,7 @@ class KerasCNNFramework(KerasFramework):
         :class:`~cifar_mlp.train.History`."""
         _, keras = quiet_tensorflow()
         model = self.build(recipe, prepared)
-        callbacks = []
-        if recipe.schedule == "cosine":
-            schedule = cosine(recipe.epochs)
-            callbacks.append(keras.callbacks.LearningRateScheduler(
-                lambda epoch, lr: schedule(epoch, recipe.lr), verbose=0))
+        callbacks = [schedule_callback(keras, build_schedule(recipe), recipe.lr)]
         return model, fit_recorded(model, recipe, self.data(prepared), progress, callbacks,
                                    desc="training (Keras CNN)")
 

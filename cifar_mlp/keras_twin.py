@@ -43,7 +43,6 @@ from .keras_runtime import quiet_tensorflow
 from .model import BN_EPSILON, BN_MOMENTUM
 from .optim import Adam
 from .provenance import code_fingerprint, depends_on
-from .schedules import ReduceOnPlateau
 from .train import History
 
 
@@ -60,7 +59,7 @@ def _initializer(keras, init: str, fan_in: int, fan_out: int, seed: int):
     raise ValueError(f"init: expected 'he', 'glorot' or 'naive', got {init!r}")
 
 
-def _loss(keras, label_smoothing: float, n_classes: int, dtype: str):
+def keras_loss(keras, label_smoothing: float, n_classes: int, dtype: str):
     """Mean softmax cross-entropy from logits of integer labels, with Keras's label smoothing.
 
     SparseCategoricalCrossentropy has no label smoothing in Keras 3, so with smoothing
@@ -114,7 +113,7 @@ def build_keras(recipe: Recipe, n_features: int, dtype: str = "float32"):
 
     optimizer = keras_optimizer(recipe)
     model.compile(optimizer=optimizer,
-                  loss=_loss(keras, recipe.label_smoothing, sizes[-1], dtype),
+                  loss=keras_loss(keras, recipe.label_smoothing, sizes[-1], dtype),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy", dtype=dtype),
                            keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce",
                                                                        dtype=dtype)])
@@ -180,6 +179,23 @@ def l2_penalty(keras_model, l2: float) -> float:
                     for layer in keras_model.layers if isinstance(layer, keras.layers.Dense))
 
 
+def schedule_callback(keras, schedule, base_lr: float):
+    """A callback that drives one of our schedules (:mod:`cifar_mlp.schedules`) as
+    :func:`cifar_mlp.train.train` does: the learning rate ``schedule(epoch, base_lr)`` at
+    the start of each epoch, and, for a schedule that follows the validation loss,
+    ``schedule.update`` with each epoch's plain validation cross-entropy (``val_ce``)."""
+
+    class OurSchedule(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.optimizer.learning_rate = schedule(epoch, base_lr)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if hasattr(schedule, "update"):
+                schedule.update(float(logs["val_ce"]))
+
+    return OurSchedule()
+
+
 def _epoch_recorder(keras, history: History, bar, l2: float):
     """A callback filling a :class:`History` (per-epoch logs, learning rate and wall time)
     and advancing the progress ``bar`` as :func:`cifar_mlp.train.train` does. The
@@ -214,8 +230,8 @@ class KerasFramework:
 
     ``fit`` starts from the NumPy model's initial weights and mirrors
     :func:`cifar_mlp.train.train`: the same minibatches (:func:`training_dataset`), the
-    learning-rate schedule (cosine through a LearningRateScheduler, "plateau" through
-    ReduceLROnPlateau with our factor and patience and ``min_delta=0``), early stopping
+    learning-rate schedule (the very schedule object NumPy's training uses, through
+    :func:`schedule_callback`), early stopping
     with the same patience on the plain validation cross-entropy (``val_ce``) with the
     best weights restored. ``fit`` runs with ``verbose=0``; one progress bar over the
     epochs shows instead. Epoch wall times come from a callback (the first epoch
@@ -243,14 +259,7 @@ class KerasFramework:
         mlp, _, schedule = build(recipe, prepared.n_features)
         copy_weights(mlp, model)
 
-        callbacks = []
-        if isinstance(schedule, ReduceOnPlateau):
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                monitor="val_ce", mode="min", factor=schedule.factor, patience=schedule.patience,
-                min_lr=schedule.min_lr, min_delta=0.0, cooldown=0, verbose=0))
-        elif recipe.schedule != "constant":
-            callbacks.append(keras.callbacks.LearningRateScheduler(
-                lambda epoch, lr: schedule(epoch, recipe.lr), verbose=0))
+        callbacks = [schedule_callback(keras, schedule, recipe.lr)]
         if recipe.patience is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_ce", mode="min", patience=recipe.patience, min_delta=0.0,

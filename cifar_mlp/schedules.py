@@ -2,7 +2,10 @@
 
 A schedule is a function ``lr = schedule(epoch, base_lr)`` where ``epoch`` counts from 0
 and ``base_lr`` is the optimizer's learning rate when training started. ``train`` calls
-it at the start of every epoch and sets ``optimizer.lr``.
+it at the start of every epoch and sets ``optimizer.lr``. A schedule that follows the
+validation loss (:class:`ReduceOnPlateau`) also has ``update(val_loss)``, which ``train``
+calls after every epoch's validation. The Keras twin drives the same objects
+(:func:`cifar_mlp.keras_twin.schedule_callback`).
 """
 
 import math

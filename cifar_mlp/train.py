@@ -28,7 +28,6 @@ from .augment import augment, views
 from .input_checks import check_settings, check_split
 from .layers import log_softmax
 from .safety import Checkpoint, DivergenceGuard, TrainingDiverged  # noqa: F401 (re-exported)
-from .schedules import ReduceOnPlateau
 
 
 def minibatches(x, y, batch_size: int, rng: np.random.Generator,
@@ -81,7 +80,8 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
     * ``np.random.default_rng(seed)`` draws the minibatches and augmentations; the
       model's own generator draws its dropout masks: the two seeds fix the whole run.
     * ``schedule(epoch, base_lr)`` sets ``optimizer.lr`` at the start of each epoch;
-      a :class:`~cifar_mlp.schedules.ReduceOnPlateau` also gets each validation loss.
+      a schedule with an ``update(val_loss)`` method (:class:`~cifar_mlp.schedules.
+      ReduceOnPlateau`) also gets each epoch's validation loss.
     * ``patience``: early stopping. Training stops after ``patience`` epochs without a
       lower validation loss, and the model gets back the weights of its best epoch.
       Without ``patience`` the model keeps its final weights.
@@ -110,7 +110,7 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, *, epochs: int,
             best.save(model, val_loss)
             history.best_epoch = epoch
         lr = optimizer.lr
-        if isinstance(schedule, ReduceOnPlateau):
+        if hasattr(schedule, "update"):  # a schedule that follows the validation loss
             optimizer.lr = schedule.update(val_loss)
         history.record(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
                        val_acc=val_acc, l2_penalty=model.l2_penalty(), lr=lr,

@@ -27,7 +27,7 @@ import pytest
 from cifar_mlp import keras_twin as kt
 from cifar_mlp import parity
 from cifar_mlp.data import load_sample
-from cifar_mlp.experiments import RECIPES, Recipe, build
+from cifar_mlp.experiments import RECIPES, Recipe, build, build_schedule
 from cifar_mlp.keras_data import evaluate_keras, evaluation_dataset, training_dataset
 from cifar_mlp.keras_runtime import quiet_tensorflow
 from cifar_mlp.keras_twin import KERAS
@@ -251,3 +251,20 @@ def test_importing_tensorflow_through_quiet_tensorflow_prints_nothing():
                           timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "imported", done.stderr
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine", "constant"])
+def test_the_twin_follows_the_learning_rates_of_our_schedule_object(rgb, schedule):
+    """The twin's rate each epoch is the one our schedule gives (the plateau fed the twin's
+    own validation losses): the same object drives both loops, not a Keras look-alike."""
+    recipe = Recipe("tiny", hidden=(16,), lr=0.2, schedule=schedule, epochs=5, patience=None,
+                    plateau_factor=0.5, plateau_patience=1)
+    _, history = KERAS.fit(recipe, rgb, progress=False)
+    expected, rates = build_schedule(recipe), []
+    for epoch, val_loss in enumerate(history.val_loss):
+        rates.append(expected(epoch, recipe.lr))
+        if hasattr(expected, "update"):
+            expected.update(val_loss)
+    np.testing.assert_allclose(history.lr, rates, rtol=1e-6)  # float32 in Keras
+    if schedule == "plateau":
+        assert min(rates) < recipe.lr, "the plateau never lowered the rate: a test that cannot fail"
