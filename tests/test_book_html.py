@@ -176,3 +176,25 @@ def test_the_teachers_page_lists_every_exercise(book):
     assert "bubblewrap" in teachers and "container" in teachers
     assert teachers.count("Model answer and rubric") >= 8  # every chapter's questions, folded
     assert "Session 6" in teachers
+
+
+def test_a_page_whose_code_fails_fails_the_build(tmp_path):
+    """A cell that raises must stop `make book`, not leave a warning in a long log and a
+    page without its numbers (jupyter-book 1 only warns by default, even with
+    allow_errors false). Built with the book's own execution settings."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "_config.yml").write_text(yaml.safe_dump(
+        {"title": "failing", "execute": config["execute"], "only_build_toc_files": True,
+         "sphinx": {"config": config["sphinx"]["config"]}}))
+    (project / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    (project / "page.md").write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# A page\n\n"
+        "```{code-cell} ipython3\nraise RuntimeError('a chapter broke')\n```\n")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run([str(jupyter_book), "build", str(project), "--keep-going"],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode != 0, "a failing cell left the build green"
+    assert "page" in build.stdout + build.stderr, "the failure does not name the page"
