@@ -27,9 +27,10 @@ does so. One module a measurement:
     (``RECIPES["best"]``: 3072-1024-1024-512-10, BatchNorm, flips and 2-pixel shifts)
     goes: one epoch of ``cifar_mlp.train.train`` (the median of up to 3), its wall time
     split into matrix products, batch normalization, the optimizer update, augmentation,
-    validation and the rest, by :mod:`bench.patching_clock`; and the epoch against its
-    matrix-product bound, the time its products would take at the peak of its own
-    product shapes.
+    validation and the rest, by :mod:`bench.epoch_profile` (a ``sys.setprofile`` hook that
+    times the calls of the parts' functions; nothing in ``cifar_mlp`` is replaced); and the
+    epoch against its matrix-product bound, the time its products would take at the peak
+    of its own product shapes.
 
 Around them: :mod:`bench.timers` (the shared timers), :mod:`bench.machine` (the machine
 and the contention: the share of the CPUs that other processes used while the bench ran,

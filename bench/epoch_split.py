@@ -1,5 +1,5 @@
 """(f) Where an epoch of the book's best recipe goes: its wall time split into parts (by
-:mod:`bench.patching_clock`), and the epoch against its matrix-product bound."""
+:mod:`bench.epoch_profile`, a profiler hook), and the epoch against its matrix-product bound."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 
 from cifar_mlp.experiments import RECIPES, Recipe, build
 
+from bench.epoch_profile import PRODUCTS, epoch_parts, profiling
 from bench.machine import Contention
 from bench.network import matmul_flops
 from bench.numpy_epochs import train_recipe
-from bench.patching_clock import PRODUCTS, epoch_parts, timing
 from bench.peak import faster, measure_peak
 from bench.timers import gflops
 
@@ -27,7 +27,7 @@ def split_epoch(recipe: Recipe, prepared) -> dict:
     ``History.seconds`` records it) and the seconds and calls of each part; the rest is
     what the parts leave (the loss, ReLU, checks, minibatch gathering, bookkeeping)."""
     built = build(recipe, prepared.n_features)
-    with timing(epoch_parts(built[1])) as clock:
+    with profiling(epoch_parts(built[1])) as clock:
         epoch = train_recipe(recipe, prepared, built, epochs=1).seconds[0]
     seconds = {**clock.seconds, "rest": epoch - sum(clock.seconds.values())}
     return {"epoch_seconds": epoch, "parts_seconds": seconds, "calls": clock.calls}
@@ -73,11 +73,12 @@ def measure_epoch_split(prepared, epochs: int = SPLIT_EPOCHS) -> dict:
         "training_products_gflops": gflops(flops["training"], median["parts_seconds"][PRODUCTS]),
         "contention": contention.report(),
         "what": "cifar_mlp.train.train(epochs=1) of RECIPES['best'] built by "
-                "experiments.build, the median of the epochs; parts timed by wrappers of "
-                "model.affine_forward and affine_backward (products with their bias add and "
-                "sum), MLP.normalize and model.batchnorm_backward, optimizer.step, "
-                "train.augment and train.evaluate (a call inside another timed call counts "
-                "for the outer one: validation includes its products); rest = epoch minus "
+                "experiments.build, the median of the epochs; parts timed by a sys.setprofile "
+                "hook on the calls of model.affine_forward and affine_backward (products "
+                "with their bias add and sum), MLP.normalize and model.batchnorm_backward, "
+                "optimizer.step, train.augment and train.evaluate, told apart by code object "
+                "(a call inside another timed call counts for the outer one: validation "
+                "includes its products); rest = epoch minus "
                 "the parts; bound = the epoch's matmul flops (training steps and validation's "
                 "forward) at the peak of the network's product shapes, batch "
                 f"{BEST.batch_size}"}
