@@ -176,6 +176,19 @@ def noise(std: float, n_a: int, n_b: int, df: int) -> float:
     return t_quantile(df) * std * math.sqrt(1 / n_a + 1 / n_b)
 
 
+def binomial_se(accuracy: float, n: int) -> float:
+    """The standard error, in points, of an accuracy measured on ``n`` images:
+    sqrt(p (1 - p) / n), the spread that sampling ``n`` images alone gives it."""
+    return math.sqrt(accuracy * (1 - accuracy) / n) * 100
+
+
+def sampling_band(n: int, accuracy: float = 0.5) -> float:
+    """The BAND_LEVEL band, in points, of the difference of two accuracies near
+    ``accuracy``, each measured on its own ``n`` images: the sampling error of the images
+    alone (no seed spread). ``accuracy`` 0.5, the default, gives the widest band."""
+    return t_quantile(n - 1) * math.sqrt(2) * binomial_se(accuracy, n)
+
+
 def verdict(change: float, band: float, higher: str = "higher", lower: str = "lower") -> str:
     """``higher`` or ``lower`` when ``change`` is larger than ``band`` in size, else "within noise"."""
     if abs(change) <= band:

@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cifar_mlp import report
@@ -289,3 +290,16 @@ def test_the_committed_bench_splits_the_best_recipes_epoch_against_its_bound():
     n_val = split["n_val"]
     assert split["matmul_flops"]["validation"] == 2 * n_val * sum(
         a * b for a, b in zip(split["layer_sizes"][:-1], split["layer_sizes"][1:]))
+
+
+@pytest.mark.parametrize("accuracy", [0.5, 0.2])
+def test_the_sampling_band_holds_that_share_of_differences_of_two_sampled_accuracies(accuracy):
+    """Two accuracies of one classifier, each on its own n images: their difference falls
+    inside the band BAND_LEVEL of the time (simulated), and half the band is too narrow."""
+    n, rng = 5000, np.random.default_rng(0)
+    differences = (rng.binomial(n, accuracy, 200_000) - rng.binomial(n, accuracy, 200_000)) / n * 100
+    band = report.sampling_band(n, accuracy)
+    assert np.mean(np.abs(differences) <= band) == pytest.approx(report.BAND_LEVEL, abs=0.005)
+    assert np.mean(np.abs(differences) <= band / 2) < report.BAND_LEVEL - 0.2
+    assert report.binomial_se(accuracy, n) == pytest.approx(np.std(differences) / np.sqrt(2), rel=0.01)
+    assert report.sampling_band(n) >= band  # 50% is the widest
