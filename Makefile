@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv book class-book test notebooks bench lab student grade clean clean-all
+.PHONY: help venv book class-book test notebooks bench class-timing lab student grade clean clean-all
 
 help:
 	@echo "make book       train every model the chapters show (progress in the terminal; an"
@@ -26,6 +26,9 @@ help:
 	@echo "make test       unit tests, then every notebook under nbval in the smoke profile"
 	@echo "make notebooks  re-execute the notebooks in place on the full data (for committing)"
 	@echo "make bench      NumPy against Keras speed on this machine: results/bench.json"
+	@echo "make class-timing"
+	@echo "                each chapter in the class profile from fresh weights, timed:"
+	@echo "                results/class_chapters.json (about half an hour)"
 	@echo "make lab        JupyterLab on the notebooks"
 	@echo "make student    the student edition: student/*.ipynb, without the answers"
 	@echo "make grade SUBMISSIONS=folder"
@@ -71,6 +74,9 @@ notebooks: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) -m bench.run
+
+class-timing: $(INSTALLED)
+	$(PY) scripts/time_class_chapters.py
 
 lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/

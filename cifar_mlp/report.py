@@ -336,3 +336,18 @@ def build_summary(build: dict) -> str:
         sentence += (f" In the build's own unit: {build['best_recipe_epochs']:.0f} epochs of the "
                      f"best recipe ({build['best_recipe_epoch_seconds']:.1f} s each, {measured}).")
     return sentence
+
+
+def class_timing_table(timing: dict) -> str:
+    """How long each chapter ran in the class profile from fresh weights
+    (``results/class_chapters.json``, written by ``make class-timing``), in minutes and in
+    epochs of the best recipe timed on the same machine, with a sentence saying where."""
+    rows = [[name, f"{seconds / 60:.1f}", f"{timing['chapter_best_recipe_epochs'][name]:.0f}"]
+            for name, seconds in timing["chapter_seconds"].items()]
+    total = sum(timing["chapter_seconds"].values())
+    rows.append(["all chapters", f"{total / 60:.1f}",
+                 f"{total / timing['best_recipe_epoch_seconds']:.0f}"])
+    return (f"Measured {timing['date'][:10]} on {timing['cpu']}, {timing['machine']}: every "
+            f"network trained for at most {timing['max_epochs']} epochs, from no saved weights; "
+            f"an epoch of the best recipe took {timing['best_recipe_epoch_seconds']:.1f} s there."
+            "\n\n" + table(["chapter", "minutes", "epochs of the best recipe"], rows))

@@ -303,3 +303,22 @@ def test_the_sampling_band_holds_that_share_of_differences_of_two_sampled_accura
     assert np.mean(np.abs(differences) <= band / 2) < report.BAND_LEVEL - 0.2
     assert report.binomial_se(accuracy, n) == pytest.approx(np.std(differences) / np.sqrt(2), rel=0.01)
     assert report.sampling_band(n) >= band  # 50% is the widest
+
+
+def test_class_timing_table_gives_minutes_and_best_recipe_epochs_per_chapter():
+    timing = {"date": "2026-12-04T22:00:00+0000", "cpu": "AMD EPYC", "machine": "x86_64, 2 cores",
+              "max_epochs": 3, "best_recipe_epoch_seconds": 12.0,
+              "chapter_seconds": {"01_data": 60.0, "03_train_eval": 540.0},
+              "chapter_best_recipe_epochs": {"01_data": 5.0, "03_train_eval": 45.0}}
+    text = report.class_timing_table(timing)
+    assert "| 01_data | 1.0 | 5 |" in text and "| 03_train_eval | 9.0 | 45 |" in text
+    assert "| all chapters | 10.0 | 50 |" in text
+    assert "AMD EPYC" in text and "at most 3 epochs" in text and "12.0 s" in text
+
+
+def test_the_class_timing_runs_the_chapters_in_a_copy_that_holds_what_they_read(tmp_path):
+    copy = load_script("time_class_chapters").scratch_copy(tmp_path)
+    for needed in ("data/sample", "results/bench.json", "data/seed_project.json",
+                   "notebooks/03_train_eval.ipynb"):
+        assert (copy / needed).exists(), needed
+    assert not (copy / "weights").exists()  # the class trains from scratch
