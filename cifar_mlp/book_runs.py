@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .baselines import run_baseline
+from .baselines import BASELINES, KNN, MAJORITY, Baseline
 from .experiments import RECIPES, Recipe, ablation_recipes
 from .keras_cnn import BLOCKS, CNN, CNN_PERMUTED, IMAGE_SHAPE
 from .keras_twin import KERAS
@@ -35,7 +35,6 @@ from .preprocess import prepare, to_features
 from .profiles import active_profile, load_data, project_root
 from .runs import NUMPY, run
 
-BASELINE = "baseline"  # the framework of a baseline: cifar_mlp.baselines, no training
 
 # The seeds of the NumPy repeats that show how far apart two runs of one recipe end.
 REPEAT_SEEDS = (1, 2)
@@ -49,15 +48,15 @@ INPUTS = {"gray": {"mode": "gray"}, "rgb": {"mode": "rgb"},
 class BookModel:
     """A model the chapters show.
 
-    ``model`` is a :class:`~cifar_mlp.experiments.Recipe`, or the name of a baseline of
-    :mod:`cifar_mlp.baselines` (then ``framework`` is BASELINE); ``inputs`` a key of
+    ``model`` is a :class:`~cifar_mlp.experiments.Recipe`, or a baseline of
+    :mod:`cifar_mlp.baselines` (then ``framework`` is BASELINES); ``inputs`` a key of
     INPUTS. ``label`` is its row in the headline table ("" keeps it out: the ablation's
     models, the repeats); the table adds the architecture, computed from the recipe.
     ``keras_twin``: chapter 4 also trains the recipe in Keras (:data:`KERAS`), and the
     table shows that twin beside it.
     """
 
-    model: Recipe | str
+    model: Recipe | Baseline
     framework: object
     inputs: str
     chapters: tuple
@@ -67,7 +66,7 @@ class BookModel:
     @property
     def name(self) -> str:
         """The stem of its results file."""
-        return self.model if self.framework == BASELINE else self.framework.file_prefix + self.model.name
+        return self.framework.file_prefix + self.model.name
 
     def twin(self) -> BookModel:
         """Its Keras twin: the same recipe and inputs, trained in Keras, shown in chapter 4."""
@@ -78,8 +77,8 @@ class BookModel:
         (3072-1024-256-10), the filters of the convolutional network."""
         if self.framework in (CNN, CNN_PERMUTED):
             return f"Keras; {'-'.join(map(str, BLOCKS))} filters"
-        if self.framework == BASELINE:
-            return "scikit-learn" if self.model == "knn" else ""
+        if self.framework == BASELINES:
+            return self.model.library
         blank = np.zeros((1, *IMAGE_SHAPE), np.uint8)  # the width of one image's row
         n_features = to_features(blank, INPUTS[self.inputs]["mode"]).shape[1]
         return "-".join(map(str, self.model.layer_sizes(n_features)))
@@ -99,8 +98,8 @@ def seed_repeats() -> list:
 
 def book_models() -> list:
     """The registry: every model of chapters 3 and 4, in the chapters' order."""
-    models = [BookModel("majority", BASELINE, "rgb", (3,), "Baseline: the most frequent class"),
-              BookModel("knn", BASELINE, "rgb", (3,),
+    models = [BookModel(MAJORITY, BASELINES, "rgb", (3,), "Baseline: the most frequent class"),
+              BookModel(KNN, BASELINES, "rgb", (3,),
                         "Baseline: k-nearest neighbours on the pixels"),
               BookModel(RECIPES["linear"], NUMPY, "rgb", (3,),
                         "Baseline: linear softmax classifier"),
@@ -125,7 +124,7 @@ def book_runs() -> list:
     """Every model of :func:`book_models` and every Keras twin, in training order: the
     baselines and NumPy models, then the twins, then the convolutional networks."""
     models = book_models()
-    return ([model for model in models if model.framework in (BASELINE, NUMPY)]
+    return ([model for model in models if model.framework in (BASELINES, NUMPY)]
             + [model.twin() for model in models if model.keras_twin]
             + [model for model in models if model.framework in (CNN, CNN_PERMUTED)])
 
@@ -155,12 +154,8 @@ def main() -> int:
             prepared[model.inputs] = prepare(data, n_val=profile.n_val_for(data), seed=0,
                                              **INPUTS[model.inputs])
         inputs = prepared[model.inputs]
-        if model.framework == BASELINE:
-            print(f"[{number}/{len(runs)}] {model.name} (baseline)", flush=True)
-            result = run_baseline(model.model, inputs, **settings)
-        else:
-            print(f"[{number}/{len(runs)}] {model.model.name} ({model.framework.name})", flush=True)
-            result = run(model.model, inputs, framework=model.framework, **settings)
+        print(f"[{number}/{len(runs)}] {model.model.name} ({model.framework.name})", flush=True)
+        result = run(model.model, inputs, framework=model.framework, **settings)
         print(f"    validation accuracy {result['val_accuracy']:.1%}", flush=True)
     print(f"all {len(runs)} models ready after {(time.perf_counter() - started) / 60:.1f} minutes "
           f"({profile.name} profile, {data.source} data)", flush=True)

@@ -55,16 +55,26 @@ def accuracy_cell(result: dict | None) -> str:
     return cell
 
 
+def epochs_cell(result: dict) -> str:
+    """A model's epochs as the tables show them: "–" for a baseline, which has none."""
+    return str(result["epochs"]) if result.get("epochs") else "–"
+
+
+def seconds_per_epoch_cell(result: dict) -> str:
+    """A model's median epoch in seconds; "–" without epochs (a baseline's is NaN)."""
+    seconds = result.get("seconds_per_epoch")
+    return "–" if seconds is None or math.isnan(seconds) else f"{seconds:.1f}"
+
+
 def markdown_table(results: dict) -> str:
     """The headline table in Markdown, followed by a line naming the data and its splits."""
     header = ["model", "test accuracy", "test accuracy of its Keras twin", "epochs",
               "s/epoch", "parameters"]
     rows, splits = [], []
     for label, ours, theirs in headline_rows(results):
-        seconds, parameters = ours.get("seconds_per_epoch"), ours.get("parameters")
-        rows.append([label, accuracy_cell(ours), accuracy_cell(theirs), ours.get("epochs", "–"),
-                     "–" if seconds is None else f"{seconds:.1f}",
-                     "–" if parameters is None else f"{parameters:,}"])
+        parameters = ours.get("parameters")
+        rows.append([label, accuracy_cell(ours), accuracy_cell(theirs), epochs_cell(ours),
+                     seconds_per_epoch_cell(ours), "–" if parameters is None else f"{parameters:,}"])
         split = (f"{ours['data']} data set: {ours['n_train']:,} training, "
                  f"{ours['n_val']:,} validation and {ours['n_test']:,} test images")
         if split not in splits:
@@ -90,12 +100,8 @@ def training_table(results: dict, names=None, chapters=None) -> str:
     their order) when given, so that the file of a model the book no longer trains is
     left out. ``chapters`` (name -> chapter numbers) adds the chapters that show each."""
     names = [name for name in (names or results) if "training_seconds" in results.get(name, {})]
-    def per_epoch(result):
-        seconds = result.get("seconds_per_epoch")
-        return "–" if seconds is None else f"{seconds:.1f}"
-
     header = ["model", "epochs", "seconds per epoch (median)", "training minutes", "machine"]
-    rows = [[name, results[name].get("epochs", "–"), per_epoch(results[name]),
+    rows = [[name, epochs_cell(results[name]), seconds_per_epoch_cell(results[name]),
              f"{results[name]['training_seconds'] / 60:.1f}", results[name].get("machine", "")]
             for name in names]
     if chapters is not None:

@@ -3,17 +3,19 @@ the debugging tools (learning-rate range test, update ratios, dead units)."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from cifar_mlp import diagnostics
-from cifar_mlp.baselines import majority_class, nearest_neighbours, run_baseline, vote
+from cifar_mlp.baselines import BASELINES, KNN, MAJORITY, vote
 from cifar_mlp.experiments import RECIPES, build
 from cifar_mlp.gradcheck import check_model_gradients
 from cifar_mlp.model import MLP
 from cifar_mlp.optim import SGD
 from cifar_mlp.preprocess import Prepared
+from cifar_mlp.runs import run
 
 CLASSES = tuple(f"class {c}" for c in range(3))
 
@@ -39,9 +41,10 @@ def prepared_clusters(train_counts=(30, 30, 30)) -> Prepared:
 
 
 def test_the_majority_baseline_answers_the_most_frequent_training_class():
-    result = majority_class(prepared_clusters(train_counts=(10, 40, 20)))
-    assert result["predicted_class"] == 1
-    assert result["test_accuracy"] == pytest.approx(1 / 3) and result["val_accuracy"] == pytest.approx(1 / 3)
+    prepared = prepared_clusters(train_counts=(10, 40, 20))
+    model = MAJORITY.fit(prepared)
+    assert model.predicted_class == 1 and model.predict(prepared.x_test).tolist() == [1] * 30
+    assert BASELINES.evaluate(model, prepared.x_test, prepared.y_test) == (None, pytest.approx(1 / 3))
 
 
 def test_vote_takes_the_most_common_of_the_first_k_labels_and_the_smaller_label_on_ties():
@@ -52,24 +55,41 @@ def test_vote_takes_the_most_common_of_the_first_k_labels_and_the_smaller_label_
 
 
 def test_nearest_neighbours_choose_k_on_validation_and_find_separated_classes():
-    result = nearest_neighbours(prepared_clusters(), ks=(1, 3, 5))
-    assert result["test_accuracy"] == 1.0 and result["val_accuracy"] == 1.0
-    assert result["k"] == 1  # every k is perfect: the smallest among equals
-    assert set(result["val_accuracy_by_k"]) == {1, 3, 5}
-
-
-def test_a_baseline_is_computed_once_and_reused_while_data_and_code_stay(tmp_path, capsys):
     prepared = prepared_clusters()
-    first = run_baseline("majority", prepared, results_dir=tmp_path, weights_dir=tmp_path,
-                         max_epochs=3)
-    assert "computing the majority baseline" in capsys.readouterr().out
-    again = run_baseline("majority", prepared, results_dir=tmp_path, weights_dir=tmp_path)
-    assert capsys.readouterr().out == "" and again == first
-    assert json.loads((tmp_path / "majority.json").read_text())["test_accuracy"] == first["test_accuracy"]
+    model = replace(KNN, ks=(1, 3, 5)).fit(prepared)
+    assert model.k == 1  # every k is perfect: the smallest among equals
+    assert set(model.val_accuracy_by_k) == {1, 3, 5} and min(model.val_accuracy_by_k.values()) == 1.0
+    assert BASELINES.evaluate(model, prepared.x_test, prepared.y_test)[1] == 1.0
+
+
+def test_nearest_neighbours_choose_the_k_that_does_best_on_validation():
+    """Labels of the training points flipped at random: one neighbour copies the noise,
+    many neighbours vote it away, so a larger k must win on clean validation labels."""
+    prepared = prepared_clusters(train_counts=(40, 40, 40))
+    rng = np.random.default_rng(0)
+    noisy = rng.random(len(prepared.y_train)) < 0.3
+    prepared.y_train = np.where(noisy, rng.integers(0, 3, len(noisy)), prepared.y_train)
+    model = replace(KNN, ks=(1, 15)).fit(prepared)
+    assert model.val_accuracy_by_k[15] > model.val_accuracy_by_k[1] and model.k == 15
+
+
+def test_a_baseline_goes_through_run_computed_once_and_reused_while_data_and_code_stay(
+        tmp_path, capsys):
+    prepared = prepared_clusters()
+    settings = dict(framework=BASELINES, results_dir=tmp_path, weights_dir=tmp_path, progress=False)
+    first = run(KNN, prepared, max_epochs=3, **settings)
+    assert "training knn (baseline): no saved model" in capsys.readouterr().out
+    again = run(KNN, prepared, **settings)
+    assert "training" not in capsys.readouterr().out
+    assert again["model"].k == first["model"].k
+    assert again["test_accuracy"] == first["test_accuracy"] == 1.0
+    written = json.loads((tmp_path / "knn.json").read_text())
+    assert written["test_accuracy"] == 1.0 and written["epochs"] == 0 and written["test_loss"] is None
+    assert written["framework"] == "baseline" and written["parameters"] == 0
     prepared.y_train = prepared.y_train[:-5]  # other data: computed again
     prepared.x_train = prepared.x_train[:-5]
-    run_baseline("majority", prepared, results_dir=None, weights_dir=tmp_path)
-    assert "computing the majority baseline" in capsys.readouterr().out
+    run(KNN, prepared, **settings)
+    assert "the saved model is stale" in capsys.readouterr().out
 
 
 def test_the_linear_classifier_is_the_mlp_without_a_hidden_layer_and_its_gradients_check():

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from cifar_mlp import book_runs, report
-from cifar_mlp.book_runs import BASELINE, BookModel, book_models, headline, result_names
+from cifar_mlp.baselines import BASELINES, KNN
+from cifar_mlp.book_runs import BookModel, book_models, headline, result_names
 from cifar_mlp.experiments import ABLATION_ROWS, ABLATION_SEEDS, RECIPES
 from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.runs import NUMPY
@@ -55,5 +56,5 @@ def test_one_entry_adds_a_model_to_the_training_and_to_the_tables(one_more_model
 
 
 def test_a_baseline_is_named_by_its_baseline():
-    model = BookModel("knn", BASELINE, "rgb", (3,), "k-NN")
+    model = BookModel(KNN, BASELINES, "rgb", (3,), "k-NN")
     assert model.name == "knn" and model.headline_label() == "k-NN (scikit-learn)"

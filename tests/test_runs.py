@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cifar_mlp.baselines import BASELINES
 from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import Recipe, build
 from cifar_mlp.preprocess import prepare
@@ -194,11 +195,12 @@ def test_the_plateau_schedule_takes_its_settings_from_the_recipe():
     assert (schedule.factor, schedule.patience) == (0.25, 4)
 
 
-@pytest.mark.parametrize("name", ["numpy", "keras", "cnn", "cnn_permuted"])
+@pytest.mark.parametrize("name", ["numpy", "keras", "cnn", "cnn_permuted", "baselines"])
 def test_every_framework_provides_what_run_asks(name):
-    """The NumPy MLP, the Keras twin and both CNNs satisfy runs.Framework: every member,
-    and every method with the protocol's parameters."""
-    framework = {"numpy": runs.NUMPY, "keras": KERAS, "cnn": CNN, "cnn_permuted": CNN_PERMUTED}[name]
+    """The NumPy MLP, the Keras twin, both CNNs and the baselines satisfy runs.Framework:
+    every member, and every method with the protocol's parameters."""
+    framework = {"numpy": runs.NUMPY, "keras": KERAS, "cnn": CNN, "cnn_permuted": CNN_PERMUTED,
+                 "baselines": BASELINES}[name]
     assert isinstance(framework, runs.Framework)
     for member in ("key", "fit", "evaluate", "n_parameters", "save", "load", "record"):
         wanted = list(inspect.signature(getattr(runs.Framework, member)).parameters)[1:]
