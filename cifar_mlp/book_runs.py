@@ -154,7 +154,7 @@ def main() -> int:
             prepared[model.inputs] = prepare(data, n_val=profile.n_val_for(data), seed=0,
                                              **INPUTS[model.inputs])
         inputs = prepared[model.inputs]
-        print(f"[{number}/{len(runs)}] {model.model.name} ({model.framework.name})", flush=True)
+        print(f"[{number}/{len(runs)}] {model.name} ({model.framework.name})", flush=True)
         result = run(model.model, inputs, framework=model.framework, **settings)
         print(f"    validation accuracy {result['val_accuracy']:.1%}", flush=True)
     print(f"all {len(runs)} models ready after {(time.perf_counter() - started) / 60:.1f} minutes "

@@ -61,9 +61,9 @@ def epochs_cell(result: dict) -> str:
 
 
 def seconds_per_epoch_cell(result: dict) -> str:
-    """A model's median epoch in seconds; "–" without epochs (a baseline's is NaN)."""
+    """A model's median epoch in seconds; "–" without epochs (a baseline)."""
     seconds = result.get("seconds_per_epoch")
-    return "–" if seconds is None or math.isnan(seconds) else f"{seconds:.1f}"
+    return "–" if seconds is None else f"{seconds:.1f}"
 
 
 def markdown_table(results: dict) -> str:

@@ -238,7 +238,7 @@ def result_record(recipe, prepared, history, seconds, *, framework, test, val, p
         "val_loss": val[0],
         "epochs": history.epochs,
         "best_epoch": history.best_epoch,
-        "seconds_per_epoch": history.median_seconds_per_epoch,
+        "seconds_per_epoch": history.median_seconds_per_epoch if history.epochs else None,
         "training_seconds": seconds,
         "parameters": parameters,
         "data": prepared.source,

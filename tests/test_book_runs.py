@@ -71,7 +71,7 @@ def test_book_runs_says_it_fell_back_to_the_sample(trained_clone):
 def test_book_runs_trains_every_model_once_and_says_which(trained_clone):
     _, _, completed, _ = trained_clone
     runs = book_runs()
-    names = [model.model.name for model in runs]
+    names = [model.name for model in runs]  # the results files' stems: each model told apart
     assert completed.stdout.count("training ") == len(runs)  # the baselines computed too
     for number, name in enumerate(names, 1):
         assert f"[{number}/{len(runs)}] {name} (" in completed.stdout
