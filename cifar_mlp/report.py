@@ -344,6 +344,15 @@ def build_summary(build: dict) -> str:
     return sentence
 
 
+def class_timing(root: str | Path) -> str:
+    """The class timing of ``<root>/results/class_chapters.json`` (:func:`class_timing_table`),
+    or a sentence saying it is not measured yet."""
+    path = Path(root) / "results" / "class_chapters.json"
+    if not path.is_file():
+        return "Not measured yet: `make class-timing` writes `results/class_chapters.json`."
+    return class_timing_table(json.loads(path.read_text()))
+
+
 def class_timing_table(timing: dict) -> str:
     """How long each chapter ran in the class profile from fresh weights
     (``results/class_chapters.json``, written by ``make class-timing``), in minutes and in

@@ -322,3 +322,7 @@ def test_the_class_timing_runs_the_chapters_in_a_copy_that_holds_what_they_read(
                    "notebooks/03_train_eval.ipynb"):
         assert (copy / needed).exists(), needed
     assert not (copy / "weights").exists()  # the class trains from scratch
+
+
+def test_class_timing_says_when_it_is_not_measured_yet(tmp_path):
+    assert "Not measured yet" in report.class_timing(tmp_path)
