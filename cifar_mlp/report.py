@@ -74,7 +74,8 @@ def markdown_table(results: dict) -> str:
     for label, ours, theirs in headline_rows(results):
         parameters = ours.get("parameters")
         rows.append([label, accuracy_cell(ours), accuracy_cell(theirs), epochs_cell(ours),
-                     seconds_per_epoch_cell(ours), "–" if parameters is None else f"{parameters:,}"])
+                     seconds_per_epoch_cell(ours),
+                     "–" if parameters is None else f"{parameters:,}"])
         split = (f"{ours['data']} data set: {ours['n_train']:,} training, "
                  f"{ours['n_val']:,} validation and {ours['n_test']:,} test images")
         if split not in splits:
@@ -357,11 +358,9 @@ def class_timing_table(timing: dict) -> str:
     """How long each chapter ran in the class profile from fresh weights
     (``results/class_chapters.json``, written by ``make class-timing``), in minutes and in
     epochs of the best recipe timed on the same machine, with a sentence saying where."""
-    rows = [[name, f"{seconds / 60:.1f}", f"{timing['chapter_best_recipe_epochs'][name]:.0f}"]
-            for name, seconds in timing["chapter_seconds"].items()]
-    total = sum(timing["chapter_seconds"].values())
-    rows.append(["all chapters", f"{total / 60:.1f}",
-                 f"{total / timing['best_recipe_epoch_seconds']:.0f}"])
+    epoch = timing["best_recipe_epoch_seconds"]
+    seconds = {**timing["chapter_seconds"], "all chapters": sum(timing["chapter_seconds"].values())}
+    rows = [[name, f"{s / 60:.1f}", f"{s / epoch:.0f}"] for name, s in seconds.items()]
     return (f"Measured {timing['date'][:10]} on {timing['cpu']}, {timing['machine']}: every "
             f"network trained for at most {timing['max_epochs']} epochs, from no saved weights; "
             f"an epoch of the best recipe took {timing['best_recipe_epoch_seconds']:.1f} s there."

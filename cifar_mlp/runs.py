@@ -40,8 +40,9 @@ SCORING_MODULES = depends_on("runs")
 @runtime_checkable
 class Framework(Protocol):
     """What :func:`run` asks of a framework that trains a recipe: the NumPy MLP
-    (:data:`NUMPY`), its Keras twin (:data:`cifar_mlp.keras_twin.KERAS`) and the
-    convolutional networks (:mod:`cifar_mlp.keras_cnn`) all provide it."""
+    (:data:`NUMPY`), its Keras twin (:data:`cifar_mlp.keras_twin.KERAS`), the
+    convolutional networks (:mod:`cifar_mlp.keras_cnn`) and the baselines
+    (:data:`cifar_mlp.baselines.BASELINES`, whose "recipe" is a Baseline) all provide it."""
 
     name: str  # in the results file and the progress lines
     file_prefix: str  # of its results and weights files ("" for NumPy, "keras_" ...)
@@ -53,7 +54,8 @@ class Framework(Protocol):
         """The trained model and its :class:`~cifar_mlp.train.History`."""
 
     def evaluate(self, model, x, y, test_shift: int | None = None) -> tuple[float, float]:
-        """Plain cross-entropy and accuracy, with test-time views up to ``test_shift``."""
+        """Plain cross-entropy (None for a model without probabilities, a baseline) and
+        accuracy, with test-time views up to ``test_shift``."""
 
     def n_parameters(self, model) -> int:
         """How many numbers the model learns."""

@@ -23,12 +23,17 @@ sys.path.insert(0, str(REPO))
 from cifar_mlp.provenance import STAMP_KEY, code_hash  # noqa: E402
 
 
-def execute(path: Path) -> float:
-    notebook = nbformat.read(path, as_version=4)
+def run_notebook(notebook, folder: Path) -> float:
+    """Execute ``notebook`` (in place) from ``folder``; the seconds it took."""
     started = time.perf_counter()
     NotebookClient(notebook, timeout=None, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    seconds = time.perf_counter() - started
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return time.perf_counter() - started
+
+
+def execute(path: Path) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    seconds = run_notebook(notebook, path.parent)
     notebook.metadata[STAMP_KEY] = {
         "code_sha256": code_hash(notebook),
         "data": "full",

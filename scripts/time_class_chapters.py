@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
@@ -34,6 +33,7 @@ from cifar_mlp.preprocess import prepare  # noqa: E402
 from cifar_mlp.profiles import PROFILES, load_data  # noqa: E402
 from cifar_mlp.runs import machine, train_recipe  # noqa: E402
 from build_book import cpu_name  # noqa: E402
+from execute_notebooks import run_notebook  # noqa: E402
 
 UNIT_EPOCHS = 3  # epochs of the best recipe timed for the unit (the median is kept)
 
@@ -48,18 +48,10 @@ def scratch_copy(folder: Path) -> Path:
     return folder
 
 
-def execute(path: Path) -> float:
-    """Run the notebook at ``path`` from its own folder; the seconds it took."""
-    notebook = nbformat.read(path, as_version=4)
-    started = time.perf_counter()
-    NotebookClient(notebook, timeout=None, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return time.perf_counter() - started
-
-
 def best_recipe_epoch_seconds() -> float:
     """The median seconds of an epoch of the best recipe on the full data, on this machine."""
-    prepared = prepare(load_data(PROFILES["full"]), mode="rgb", n_val=PROFILES["full"].n_val, seed=0)
+    full = PROFILES["full"]
+    prepared = prepare(load_data(full), mode="rgb", n_val=full.n_val, seed=0)
     recipe = replace(RECIPES["best"], epochs=UNIT_EPOCHS)
     _, history = train_recipe(recipe, prepared.x_train, prepared.y_train, prepared.x_val,
                               prepared.y_val, progress=True)
@@ -75,13 +67,13 @@ def main() -> int:
         root = scratch_copy(Path(folder))
         for path in sorted((root / "notebooks").glob("*.ipynb")):
             print(f"executing {path.name} in the class profile ...", flush=True)
-            seconds[path.stem] = round(execute(path), 1)
+            notebook = nbformat.read(path, as_version=4)
+            seconds[path.stem] = round(run_notebook(notebook, path.parent), 1)
             print(f"  done in {seconds[path.stem] / 60:.1f} minutes", flush=True)
     epoch = best_recipe_epoch_seconds()
     record = {"date": started, "cpu": cpu_name(), "machine": machine(),
               "max_epochs": PROFILES["class"].max_epochs, "chapter_seconds": seconds,
-              "best_recipe_epoch_seconds": round(epoch, 2),
-              "chapter_best_recipe_epochs": {name: round(s / epoch, 1) for name, s in seconds.items()}}
+              "best_recipe_epoch_seconds": round(epoch, 2)}
     (REPO / "results" / "class_chapters.json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))
     return 0
