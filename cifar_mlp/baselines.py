@@ -39,6 +39,7 @@ class Baseline:
     library: str = ""
     epochs: int = 0
     test_shift: None = None  # one view: a baseline scores the images as they are
+    whitening: None = None  # the inputs as prepared
 
     def key(self, prepared: Prepared) -> str:
         """Identifies a computed baseline: its settings and the data it saw."""

@@ -105,8 +105,7 @@ def book_models() -> list:
                         "Baseline: linear softmax classifier"),
               BookModel(RECIPES["seed_gray"], NUMPY, "gray", (3, 4),
                         "Seed network, grayscale", keras_twin=True),
-              BookModel(RECIPES["seed_rgb"], NUMPY, "rgb", (3, 4),
-                        "Seed network, colour", keras_twin=True)]
+              BookModel(RECIPES["seed_rgb"], NUMPY, "rgb", (3,), "Seed network, colour")]
     models += [BookModel(recipe, NUMPY, "rgb" if standardized else "raw", (3,))
                for _, _, standardized, recipe in ablation_recipes()]
     models += [BookModel(RECIPES["best"], NUMPY, "rgb", (3, 4), "Best from-scratch recipe",

@@ -18,6 +18,7 @@ done here, once, for both.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from .augment import n_views
-from .experiments import Recipe, build
+from .experiments import RECIPES, Recipe, build, recipe_inputs
 from .model import MLP
 from .preprocess import Prepared
 from .provenance import TRAINING_MODULES, code_fingerprint, depends_on
@@ -117,6 +118,18 @@ def train_recipe(recipe: Recipe, x_train, y_train, x_val, y_val, *, built=None,
     return model, history
 
 
+def linear_probe(x_train, y_train, x_val, y_val, seeds=(0, 1), recipe=None) -> list:
+    """A cheap measure of how useful inputs are (chapter 1): the validation accuracy of
+    chapter 3's linear softmax classifier (``RECIPES["linear"]``, or ``recipe``) trained
+    on ``x_train`` by the book's own training loop, once per seed. Nothing is saved."""
+    recipe = recipe or RECIPES["linear"]
+    accuracies = []
+    for seed in seeds:
+        model, _ = train_recipe(replace(recipe, seed=seed), x_train, y_train, x_val, y_val)
+        accuracies.append(evaluate(model, x_val, y_val)[1])
+    return accuracies
+
+
 def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights_dir: Path,
         framework: Framework = NUMPY, max_epochs: int | None = None, retrain: bool = False,
         progress: bool = True) -> dict:
@@ -135,13 +148,18 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
     key = framework.key(recipe, prepared)
     saved, reason = (None, "retrain=True") if retrain else saved_training(weights, key)
     kept = saved is not None  # whether the model is the one saved beside its record
+
+    @functools.cache
+    def inputs() -> Prepared:  # whitened (recipe.whitening) only when first needed
+        return recipe_inputs(recipe, prepared)
+
     if saved is not None:
         model = framework.load(weights, recipe, prepared)
         history, seconds = saved["history"], saved["seconds"]
     else:
         print(f"training {name} ({framework.name}): {reason}", flush=True)
         started = time.perf_counter()
-        model, history = framework.fit(recipe, prepared, progress)
+        model, history = framework.fit(recipe, inputs(), progress)
         seconds = time.perf_counter() - started
         if history.ending != History.DIVERGED:  # not worth reloading
             weights.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +168,7 @@ def run(recipe: Recipe, prepared: Prepared, *, results_dir: Path | None, weights
             kept = True
 
     def measure():
-        return scores(framework, model, recipe, prepared)
+        return scores(framework, model, recipe, inputs())
 
     result = result_record(
         recipe, prepared, history, seconds, framework=framework.name,

@@ -17,6 +17,9 @@ alone (:func:`fit`, :func:`fit_training_split`), and are applied unchanged to
 validation and test rows.
 
     white = fit(prepared.x_train).zca(prepared.x_val, eps=0.1)
+
+A recipe can ask for ZCA-whitened inputs (``Recipe.whitening``, the epsilon):
+:func:`zca_inputs` is what it trains on.
 """
 
 from __future__ import annotations
@@ -28,10 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.linalg
 
-from .experiments import RECIPES
 from .preprocess import Prepared
-from .runs import train_recipe
-from .train import evaluate
 
 CHUNK_ROWS = 4096  # the covariance is summed over chunks of rows, in float64
 
@@ -185,13 +185,15 @@ def fit_training_split(prepared: Prepared) -> Whitening:
         raise ValueError(f"training split: {error}") from None
 
 
-def linear_probe(x_train, y_train, x_val, y_val, seeds=(0, 1), recipe=None) -> list:
-    """A cheap measure of how useful inputs are: the validation accuracy of chapter 3's
-    linear softmax classifier (``RECIPES["linear"]``, or ``recipe``) trained on
-    ``x_train`` by the book's own training loop, once per seed. Nothing is saved."""
-    recipe = recipe or RECIPES["linear"]
-    accuracies = []
-    for seed in seeds:
-        model, _ = train_recipe(replace(recipe, seed=seed), x_train, y_train, x_val, y_val)
-        accuracies.append(evaluate(model, x_val, y_val)[1])
-    return accuracies
+def zca_inputs(prepared: Prepared, eps: float) -> Prepared:
+    """``prepared`` with every split ZCA-whitened (:meth:`Whitening.zca`, fitted on the
+    training split alone), then divided by one number, the standard deviation of the
+    whitened training rows, so that the features' mean variance is 1 again, as after
+    standardization. What a recipe with ``whitening=eps`` trains and is scored on."""
+    fitted = fit_training_split(prepared)
+    matrix = fitted.zca_matrix(eps).astype(np.float32)
+    mean = fitted.mean.astype(np.float32)
+    x_train, x_val, x_test = ((x - mean) @ matrix
+                              for x in (prepared.x_train, prepared.x_val, prepared.x_test))
+    scale = x_train.std()
+    return replace(prepared, x_train=x_train / scale, x_val=x_val / scale, x_test=x_test / scale)

@@ -16,7 +16,7 @@ from cifar_mlp.data import load_sample
 from cifar_mlp.experiments import Recipe, build
 from cifar_mlp.preprocess import prepare
 from cifar_mlp.provenance import TRAINING_MODULES, code_fingerprint, depends_on, imported
-from cifar_mlp import runs
+from cifar_mlp import runs, whitening
 from cifar_mlp.keras_cnn import CNN, CNN_PERMUTED
 from cifar_mlp.keras_twin import KERAS
 from cifar_mlp.runs import run
@@ -89,6 +89,25 @@ def test_a_diverged_retrain_is_scored_and_not_given_the_saved_models_scores(gray
                    framework=Diverging(), progress=False)
     assert diverged["test_accuracy"] == evaluate(diverged["model"], gray.x_test, gray.y_test)[1]
     assert diverged["test_loss"] != saved["test_loss"]
+
+
+def test_a_recipe_with_whitening_trains_and_is_scored_on_whitened_inputs(gray, tmp_path,
+                                                                      monkeypatch):
+    seen = []
+    fit, evaluate_numpy = runs.NUMPY.fit, runs.NUMPY.evaluate
+    monkeypatch.setattr(runs.NUMPY, "fit", lambda recipe, prepared, progress: (
+        seen.append(("fit", prepared.x_train)) or fit(recipe, prepared, progress)))
+    monkeypatch.setattr(runs.NUMPY, "evaluate", lambda model, x, y, test_shift=None: (
+        seen.append(("evaluate", x)) or evaluate_numpy(model, x, y, test_shift)))
+    white = whitening.zca_inputs(gray, 0.5)
+    plain = run(RECIPE, gray, results_dir=None, weights_dir=tmp_path, progress=False)
+    whitened = run(replace(RECIPE, name="white", whitening=0.5), gray, results_dir=None,
+                   weights_dir=tmp_path, progress=False)
+    [(_, trained_on), *scored] = seen[len(seen) // 2:]
+    np.testing.assert_array_equal(trained_on, white.x_train)
+    assert scored and all(any(np.array_equal(x, split) for split in (white.x_val, white.x_test))
+                          for _, x in scored)
+    assert whitened["val_accuracy"] != plain["val_accuracy"]
 
 
 def test_a_changed_recipe_retrains_and_says_so(gray, tmp_path, capsys):

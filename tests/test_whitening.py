@@ -163,14 +163,56 @@ def test_the_linear_probe_trains_one_model_per_seed_and_writes_no_file(tmp_path,
     from dataclasses import replace as replace_recipe
 
     from cifar_mlp.experiments import RECIPES
+    from cifar_mlp.runs import linear_probe
 
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 30)
     x = (rng.standard_normal((300, 20)) + 4 * np.eye(10, 20)[y]).astype(np.float32)
     recipe = replace_recipe(RECIPES["linear"], epochs=20, lr=0.05, batch_size=16)
-    accuracies = whitening.linear_probe(x[::2], y[::2], x[1::2], y[1::2], seeds=(0, 1, 2),
-                                        recipe=recipe)
+    accuracies = linear_probe(x[::2], y[::2], x[1::2], y[1::2], seeds=(0, 1, 2), recipe=recipe)
     assert len(accuracies) == 3 and all(0.5 < a <= 1 for a in accuracies)  # learnt, not chance
     assert len(set(accuracies)) > 1 or accuracies[0] == 1.0  # the seeds differ
     assert list(tmp_path.iterdir()) == []
+
+
+def split_of(x, n_val=50, n_test=60, seed=1):
+    """A Prepared whose validation and test rows come from another draw than ``x``."""
+    rng = np.random.default_rng(seed)
+    others = correlated_rows(n_val + n_test, x.shape[1], seed).astype(np.float32)
+    return Prepared(x_train=x, y_train=rng.integers(0, 10, len(x)), x_val=others[:n_val],
+                    y_val=np.zeros(n_val, np.int64), x_test=others[n_val:],
+                    y_test=np.zeros(n_test, np.int64), mode="rgb", class_names=(),
+                    source="full", scaler=None)
+
+
+def test_zca_inputs_whiten_every_split_with_the_training_splits_fit():
+    x = correlated_rows().astype(np.float32)
+    prepared = split_of(x)
+    white = whitening.zca_inputs(prepared, 0.1)
+    fitted = whitening.fit(x)
+    scale = fitted.zca(x, 0.1).std()
+    for split in ("x_train", "x_val", "x_test"):
+        np.testing.assert_allclose(getattr(white, split),
+                                   fitted.zca(getattr(prepared, split), 0.1) / scale,
+                                   rtol=1e-4, atol=1e-4)
+        assert getattr(white, split).dtype == np.float32
+    assert np.var(white.x_train) == pytest.approx(1.0, rel=1e-4)  # as after standardization
+    # Decorrelated: the features' correlations fall (to 0 with an epsilon of 0).
+    def largest_correlation(rows):
+        return np.abs(np.corrcoef(rows.astype(np.float64), rowvar=False) - np.eye(rows.shape[1])).max()
+    assert largest_correlation(white.x_train) < largest_correlation(x) / 3
+    assert largest_correlation(whitening.zca_inputs(prepared, 0.0).x_train) < 1e-3
+    np.testing.assert_array_equal(white.y_train, prepared.y_train)
+    # Validation and test rows never enter the fit.
+    poisoned = replace(prepared, x_val=prepared.x_val * 1e3, x_test=prepared.x_test + 1e3)
+    np.testing.assert_array_equal(whitening.zca_inputs(poisoned, 0.1).x_train, white.x_train)
+
+
+def test_a_recipe_without_whitening_trains_on_its_inputs_as_prepared():
+    from cifar_mlp.experiments import RECIPES, recipe_inputs
+
+    prepared = split_of(correlated_rows().astype(np.float32))
+    assert recipe_inputs(RECIPES["best"], prepared) is prepared
+    white = recipe_inputs(replace(RECIPES["best"], whitening=1.0), prepared)
+    np.testing.assert_array_equal(white.x_val, whitening.zca_inputs(prepared, 1.0).x_val)
