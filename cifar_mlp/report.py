@@ -203,6 +203,30 @@ def verdict(change: float, band: float, higher: str = "higher", lower: str = "lo
     return higher if change > 0 else lower
 
 
+def against_reference(points: dict, reference: str, higher: str = "higher",
+                      lower: str = "lower") -> dict:
+    """Several settings, each measured over a few seeds (``points``: label -> values), each
+    compared with the setting ``reference``: the ``noise`` band of a difference of two means
+    (:func:`noise` for two means of the fewest seeds any setting has, the seeds' spread
+    pooled over every setting, ``df`` degrees of freedom),
+    and for every other label its ``changes`` (mean minus the reference's mean) and
+    ``verdicts`` (:func:`verdict`)."""
+    points = {label: np.asarray(values, float) for label, values in points.items()}
+    if reference not in points:
+        raise ValueError(f"no values for the reference {reference!r}; got {list(points)}")
+    df = sum(len(values) - 1 for values in points.values())
+    if df < 1:
+        raise ValueError("a noise band needs a setting measured at least twice")
+    std = pooled_std([list(values) for values in points.values()])
+    sizes = {len(values) for values in points.values()}
+    band = noise(std, min(sizes), min(sizes), df=df)
+    changes = {label: float(values.mean() - points[reference].mean())
+               for label, values in points.items() if label != reference}
+    return {"noise": band, "df": df, "std": std, "changes": changes,
+            "verdicts": {label: verdict(change, band, higher, lower)
+                         for label, change in changes.items()}}
+
+
 def ablation_rows(results: dict) -> list:
     """Chapter 3's leave-one-out ablation, row by row, from the results files of its
     models (``ablation_<row>_seed<seed>``): for each row of ABLATION_ROWS that has results,

@@ -325,3 +325,17 @@ def test_the_class_timing_runs_the_chapters_in_a_copy_that_holds_what_they_read(
 
 def test_class_timing_says_when_it_is_not_measured_yet(tmp_path):
     assert "Not measured yet" in report.class_timing(tmp_path)
+
+
+def test_settings_are_judged_against_the_reference_with_a_pooled_band():
+    points = {"reference": [50.0, 52.0], "same": [51.0, 53.0], "better": [60.0, 62.0]}
+    compared = report.against_reference(points, "reference", "helps", "hurts")
+    assert compared["df"] == 3
+    assert compared["std"] == pytest.approx(2 ** 0.5)  # each pair spreads by 1 around its mean
+    assert compared["noise"] == pytest.approx(report.noise(2 ** 0.5, 2, 2, df=3))
+    assert compared["changes"] == {"same": 1.0, "better": 10.0}
+    assert compared["verdicts"] == {"same": "within noise", "better": "helps"}
+    with pytest.raises(ValueError, match="reference"):
+        report.against_reference(points, "missing")
+    with pytest.raises(ValueError, match="twice"):
+        report.against_reference({"reference": [50.0], "other": [55.0]}, "reference")
