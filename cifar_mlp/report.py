@@ -369,6 +369,22 @@ def build_summary(build: dict) -> str:
     return sentence
 
 
+def rebuild_summary(rebuild: dict) -> str:
+    """One sentence on the last ``make book`` that trained nothing
+    (``results/book_rebuild.json``): what republishing after an edit of the prose costs."""
+    machine = f"{rebuild['cpu']}, {rebuild['machine']}" if "cpu" in rebuild else rebuild["machine"]
+    steps = rebuild["steps_seconds"]
+    sentence = (f"With every model reloaded, as after an edit of the prose, `make book` "
+                f"({rebuild['date'][:10]}, {machine}) took {rebuild['seconds'] / 60:.1f} minutes: "
+                f"{steps['training'] / 60:.1f} reloading and scoring the {rebuild['models']} "
+                f"models, {steps['rendering'] / 60:.1f} building the book.")
+    if "best_recipe_epochs" in rebuild:
+        sentence += (f" That is {rebuild['best_recipe_epochs']:.0f} epochs of the best recipe "
+                     f"({rebuild['best_recipe_epoch_seconds']:.1f} s each, measured when that "
+                     f"model was last trained).")
+    return sentence
+
+
 def class_timing(root: str | Path) -> str:
     """The class timing of ``<root>/results/class_chapters.json`` (:func:`class_timing_table`),
     or a sentence saying it is not measured yet."""

@@ -7,7 +7,9 @@
 3. builds the book (``jupyter-book build --all``), whose pages only reload.
 
 It writes ``book_build.json`` into the profile's results folder (``results/`` for a
-full build): when the build ran, on what processor, how long each step and the whole
+full build), or ``book_rebuild.json`` when it trained nothing (every model reloaded, as
+after an edit of the prose), so that a rebuild does not replace the record of the last
+build that trained: when the build ran, on what processor, how long each step and the whole
 took, how many models it trained, and the whole in the build's own unit, epochs of the
 best recipe (the median epoch of its run, measured in this build when it trained it). The README and the *Reproduce it* page quote that file, so the
 time they give is that of the last build that finished (a build that is still running
@@ -73,6 +75,12 @@ def in_best_recipe_epochs(seconds: float, folder: Path, printed: str) -> dict:
             "best_recipe_epochs": round(seconds / epoch, 1)}
 
 
+def record_name(record: dict) -> str:
+    """Where a build's record goes: ``book_rebuild.json`` when it trained no model,
+    ``book_build.json`` otherwise."""
+    return "book_rebuild.json" if record["models_trained"] == 0 else "book_build.json"
+
+
 def main() -> int:
     started, date = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     python, jupyter_book = sys.executable, str(Path(sys.executable).parent / "jupyter-book")
@@ -96,7 +104,7 @@ def main() -> int:
         **in_best_recipe_epochs(total, folder, printed),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "book_build.json").write_text(json.dumps(record, indent=1) + "\n")
+    (folder / record_name(record)).write_text(json.dumps(record, indent=1) + "\n")
     print(f"The book is in _build/html/index.html; the whole build took {total / 60:.1f} minutes "
           f"({record['models_trained']} of {record['models']} models trained).")
     return 0

@@ -10,7 +10,8 @@ They go between the BEGIN and END markers of README.md.
 import sys
 from pathlib import Path
 
-from cifar_mlp.report import bench_table, build_summary, load_results, markdown_table
+from cifar_mlp.report import (bench_table, build_summary, load_results, markdown_table,
+                              rebuild_summary)
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -29,6 +30,8 @@ def generated(results_dir: Path) -> str:
     parts = [markdown_table(results)]
     if "book_build" in results:
         parts.append(build_summary(results["book_build"]))
+    if "book_rebuild" in results:
+        parts.append(rebuild_summary(results["book_rebuild"]))
     if "bench" in results:
         parts.append("Speed, from `make bench`. " + bench_table(results["bench"]))
     return "\n\n".join(parts)

@@ -106,12 +106,14 @@ def test_training_table_says_which_chapters_show_each_model(tmp_path):
 
 def test_framework_table_compares_each_recipe_trained_in_both(tmp_path):
     result = {"test_accuracy": 0.61, "best_epoch": 9, "seconds_per_epoch": 6.0, "parameters": 1234}
-    (tmp_path / "seed_rgb.json").write_text(json.dumps(result))
-    (tmp_path / "keras_seed_rgb.json").write_text(json.dumps(
+    (tmp_path / "seed_gray.json").write_text(json.dumps(result))
+    (tmp_path / "keras_seed_gray.json").write_text(json.dumps(
         {**result, "test_accuracy": 0.605, "best_epoch": 11, "seconds_per_epoch": 12.0}))
     (tmp_path / "best.json").write_text(json.dumps(result))  # no Keras twin: no row
+    (tmp_path / "seed_rgb.json").write_text(json.dumps(result))  # not trained in Keras: no row
     table = report.framework_table(report.load_results(tmp_path))
-    assert "| Seed network, colour (3072-1024-256-10) | 61.0% / 60.5% | +0.5 | 9 / 11 | 6.0 / 12.0 | 1,234 |" in table
+    assert "colour" not in table
+    assert "| Seed network, grayscale (1024-512-256-10) | 61.0% / 60.5% | +0.5 | 9 / 11 | 6.0 / 12.0 | 1,234 |" in table
     assert "Best from-scratch" not in table
 
 
@@ -216,9 +218,9 @@ def test_the_trials_train_the_best_recipe_of_chapter_3_and_its_seeds():
     trials_script = load_script("recipe_trials")
     best = replace(RECIPES["best"], test_shift=None, description="")
     for seed, name in enumerate(report.SEED_TRIALS):
-        _, recipe, inputs = trials_script.TRIALS[name]
+        _, recipe, standardized = trials_script.TRIALS[name]
         assert recipe == replace(best, l2=0.0, seed=seed, name=recipe.name)
-        assert inputs == "standardize"
+        assert standardized is True and recipe.whitening is None
     for seed, name in enumerate(("chosen_l2", "chosen_l2_seed1")):
         assert trials_script.TRIALS[name][1] == replace(best, seed=seed, name=RECIPES["best"].name)
 
@@ -339,3 +341,23 @@ def test_settings_are_judged_against_the_reference_with_a_pooled_band():
         report.against_reference(points, "missing")
     with pytest.raises(ValueError, match="twice"):
         report.against_reference({"reference": [50.0], "other": [55.0]}, "reference")
+
+
+def test_a_build_that_trained_nothing_is_recorded_apart_and_quoted_as_a_rebuild():
+    """Republishing after a prose edit reloads every model: its record must not replace the
+    last build that trained (the budget's measurement), and the pages quote both."""
+    spec = importlib.util.spec_from_file_location("build_book", REPO / "scripts" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    assert build_book.record_name({"models_trained": 0}) == "book_rebuild.json"
+    assert build_book.record_name({"models_trained": 1}) == "book_build.json"
+    rebuild = {"date": "2026-12-05T03:00:00+0000", "seconds": 420.0, "models": 28,
+               "models_trained": 0, "steps_seconds": {"data": 2.0, "training": 90.0, "rendering": 328.0},
+               "machine": "x86_64, 2 cores, Python 3.11.7", "cpu": "AMD EPYC",
+               "best_recipe_epoch_seconds": 11.68, "best_recipe_trained_in_this_build": False,
+               "best_recipe_epochs": 36.0}
+    assert report.rebuild_summary(rebuild) == (
+        "With every model reloaded, as after an edit of the prose, `make book` (2026-12-05, AMD "
+        "EPYC, x86_64, 2 cores, Python 3.11.7) took 7.0 minutes: 1.5 reloading and scoring the 28 "
+        "models, 5.5 building the book. That is 36 epochs of the best recipe (11.7 s each, "
+        "measured when that model was last trained).")
