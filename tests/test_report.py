@@ -361,3 +361,19 @@ def test_a_build_that_trained_nothing_is_recorded_apart_and_quoted_as_a_rebuild(
         "EPYC, x86_64, 2 cores, Python 3.11.7) took 7.0 minutes: 1.5 reloading and scoring the 28 "
         "models, 5.5 building the book. That is 36 epochs of the best recipe (11.7 s each, "
         "measured when that model was last trained).")
+
+
+def test_the_full_length_whitening_trials_use_the_epsilon_the_short_round_found_best():
+    """The fifth round of trials runs the best recipe on whitened inputs with one epsilon:
+    the one whose short runs (the fourth round) had the highest mean validation accuracy."""
+    trials_script = load_script("recipe_trials")
+    trials = json.loads((REPO / "results" / "recipe_trials.json").read_text())
+    means = {}
+    for name, trial in trials.items():
+        if name.startswith("best_10") and trial["recipe"]["whitening"] is not None:
+            means.setdefault(trial["recipe"]["whitening"], []).append(trial["final_val_accuracy"])
+    assert max(means, key=lambda eps: np.mean(means[eps])) == trials_script.FULL_LENGTH_EPSILON
+    for seed in (0, 1):
+        recipe = trials_script.TRIALS[f"best_zca_seed{seed}"][1]
+        plain = trials_script.TRIALS["chosen_l2" if seed == 0 else "chosen_l2_seed1"][1]
+        assert recipe == replace(plain, whitening=trials_script.FULL_LENGTH_EPSILON)
