@@ -11,6 +11,8 @@ The reading path: the network and its training, in plain NumPy formulas
     model         the MLP built from the layers: loss, gradients, predict (chapter 2)
     gradcheck     numerical gradients, to check every backward pass (chapter 2)
     optim         SGD with momentum (Nesterov) and Adam, per parameter array (chapter 2)
+    quadratic     the optimizers on a quadratic of known condition number: the bound
+                  2/L, each method's best rate, the rates theory predicts (chapter 2)
     train         the loop: minibatches, epochs, validation, early stopping (chapter 3)
     augment       flips and shifts of the training images, test-time views (chapter 3)
     schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)

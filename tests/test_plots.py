@@ -137,3 +137,29 @@ def test_gradient_norms_draw_one_line_per_activation_on_a_log_scale_told_apart_b
     assert len({line.get_marker() for line in lines}) == 3
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(norms)
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_rate_sweep_marks_the_bound_each_best_rate_and_the_diverged_runs():
+    rates = np.array([0.01, 0.02, 0.04, 0.08])
+    fig = plots.rate_sweep({"gradient descent": (rates, [0.5, 0.1, np.inf, np.inf]),
+                            "momentum": (rates, [0.2, 0.01, 0.001, 5.0])},
+                           bound=0.04, steps=100, ceiling=10.0)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    lines = ax.get_lines()
+    assert [tuple(line.get_xdata()) for line in lines if line.get_linestyle() == "--"
+            and line.get_marker() in ("None", "", None)] == [(0.04, 0.04)]  # the bound 2/L
+    stars = [(line.get_xdata()[0], line.get_ydata()[0]) for line in lines if line.get_marker() == "*"]
+    assert stars == [(0.02, 0.1), (0.04, 0.001)]
+    crosses = [tuple(line.get_xdata()) for line in lines if line.get_marker() == "x"]
+    assert crosses == [(0.04, 0.08), ()]  # the diverged runs, drawn at the ceiling
+    assert max(lines[0].get_ydata()) == 10.0
+    assert "learning rate" in ax.get_xlabel() and ax.get_title()
+
+
+def test_convergence_draws_each_run_step_by_step_on_a_log_scale():
+    fig = plots.convergence({"a": [1.0, 0.5, 0.25], "b": [1.0, 0.1, 0.01]}, title="t")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert [tuple(line.get_ydata()) for line in ax.get_lines()] == [(1.0, 0.5, 0.25), (1.0, 0.1, 0.01)]
+    assert len({line.get_linestyle() for line in ax.get_lines()}) == 2

@@ -9,8 +9,8 @@ figure and returns it, with a title, labelled axes and, where classes appear, th
 from .ch1_data import (CHANNEL_COLORS, channel_histograms, class_balance, displayable,
                        eigenvalue_spectrum, image_grid, pixel_correlations, rgb_and_gray,
                        value_histograms, whitened_images)
-from .ch2_math import (activation_scales, gradient_norms, loss_curve, loss_curves,
-                       relative_errors)
+from .ch2_math import (activation_scales, convergence, gradient_norms, loss_curve, loss_curves,
+                       rate_sweep, relative_errors)
 from .ch3_training import (ablation, accuracy_ladder, confusion_matrix, first_layer_weights,
                            lr_range, per_class_accuracy, predictions_grid, top3_bars, top3_gallery,
                            training_curves, training_diagnostics, views_curve)

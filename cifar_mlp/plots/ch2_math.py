@@ -95,3 +95,46 @@ def relative_errors(errors: dict, threshold: float = 1e-7,
     ax.legend(handles=handles + [ax.get_lines()[-1]], loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def rate_sweep(curves: dict, bound: float, steps: int, ceiling: float = 10.0,
+               title: str = "Each method's error against its learning rate") -> plt.Figure:
+    """One line per method (``curves``: label -> (learning rates, scores)), both axes on
+    a log scale, each method's best rate marked with a star and the bound 2/L of gradient
+    descent with a dashed vertical line. Scores above ``ceiling`` (diverged runs, whose
+    score is inf) are drawn at the ceiling, as crosses."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]  # told apart without colour
+    for (label, (rates, scores)), (marker, linestyle) in zip(curves.items(),
+                                                             styles * len(curves)):
+        rates, scores = np.asarray(rates, dtype=float), np.asarray(scores, dtype=float)
+        above = scores > ceiling
+        line, = ax.loglog(rates, np.minimum(scores, ceiling), linestyle=linestyle,
+                          marker=marker, markersize=3, label=label)
+        ax.plot(rates[above], np.full(above.sum(), ceiling), "x", color=line.get_color())
+        i = int(np.argmin(scores))
+        ax.plot(rates[i], scores[i], "*", markersize=13, color=line.get_color(),
+                markeredgecolor="black")
+    ax.axvline(bound, color="black", linestyle="--", linewidth=1,
+               label=f"2/L = {bound:.3g}: gradient descent's bound")
+    ax.set(title=title, xlabel="learning rate (log scale)",
+           ylabel=f"error after {steps} steps (log scale)\n"
+                  f"worst of the last 10; diverged: x at the top")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def convergence(curves: dict, title: str, ylabel: str = "error |w - w*| (log scale)"
+                ) -> plt.Figure:
+    """The error step by step, one line per method (``curves``: label -> errors), on a
+    log scale, told apart by line style as well as colour."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for (label, errors), linestyle in zip(curves.items(), ["-", "--", ":", "-."] * len(curves)):
+        ax.semilogy(np.arange(len(errors)), errors, linestyle=linestyle, label=label)
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
