@@ -80,7 +80,7 @@ def fit_and_score(recipe: Recipe, prepared: Prepared, indices) -> dict:
     and accuracies (``train_*``, ``val_*``, ``gap``: train minus validation accuracy)
     and its ``seconds``."""
     x, y = prepared.x_train[indices], prepared.y_train[indices]
-    started = time.perf_counter()
+    clock = time.perf_counter()
     model, history = train_recipe(recipe, x, y, prepared.x_val[:MONITOR_IMAGES],
                                   prepared.y_val[:MONITOR_IMAGES])
     train_loss, train_accuracy = evaluate(model, x, y)
@@ -90,7 +90,7 @@ def fit_and_score(recipe: Recipe, prepared: Prepared, indices) -> dict:
             "train_loss": float(train_loss), "train_accuracy": float(train_accuracy),
             "val_loss": float(val_loss), "val_accuracy": float(val_accuracy),
             "gap": float(train_accuracy - val_accuracy),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - clock}
 
 
 def capacity_sweep(recipe: Recipe, prepared: Prepared, *, widths, n_train: int,

@@ -141,7 +141,11 @@ def sweep_curves(records: list, key: str, xlabel: str, title: str) -> plt.Figure
         ax.fill_between(xs, means["train"], means["val"], color="tab:gray", alpha=0.15,
                         label="the gap between them")
         ax.set_xscale("log")
+        if key == "n_train":  # a few sizes: label each of them
+            ax.set_xticks(xs, [f"{x:,}" for x in xs])
+            ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
         ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax_acc.set_ylim(0, 1.02)  # from 0: the gap's height in the figure is its size
     ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax_acc.set_title("Accuracy")
     ax_loss.set_title("Cross-entropy")
