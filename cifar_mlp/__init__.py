@@ -17,6 +17,8 @@ The reading path: the network and its training, in plain NumPy formulas
     augment       flips and shifts of the training images, test-time views (chapter 3)
     schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)
     diagnostics   what tells a healthy run from a broken one (chapter 3)
+    generalization  under- and overfitting against capacity and against the amount of
+                  data: two short sweeps on a subset of the training split (chapter 3)
     baselines     the most frequent class, k-nearest neighbours (chapter 3)
 
 The engine: what makes training fast and safe, calling the formulas above

@@ -163,3 +163,21 @@ def test_convergence_draws_each_run_step_by_step_on_a_log_scale():
     assert ax.get_yscale() == "log"
     assert [tuple(line.get_ydata()) for line in ax.get_lines()] == [(1.0, 0.5, 0.25), (1.0, 0.1, 0.01)]
     assert len({line.get_linestyle() for line in ax.get_lines()}) == 2
+
+
+def test_sweep_curves_draw_each_seed_and_the_means_of_both_splits_on_a_log_axis():
+    records = [{"parameters": p, "n_train": 100, "hidden": (w, w), "seed": s,
+                "train_accuracy": t + 0.01 * s, "val_accuracy": v, "train_loss": 1 - t,
+                "val_loss": 2 - v} for w, p, t, v in [(2, 100, 0.2, 0.15), (8, 1000, 0.9, 0.3)]
+               for s in (0, 1)]
+    fig = plots.capacity_curves(records)
+    ax_acc, ax_loss = fig.axes
+    assert ax_acc.get_xscale() == "log" and "parameters" in ax_acc.get_xlabel()
+    lines = {line.get_label(): line for line in ax_acc.get_lines()}
+    means = [line for label, line in lines.items() if label.startswith("training images")]
+    assert list(means[0].get_ydata()) == pytest.approx([0.205, 0.905])
+    assert len(ax_acc.get_lines()) == 4  # each seed and the means, for both splits
+    assert "100 training images" in fig._suptitle.get_text()
+    assert "8-8" not in fig._suptitle.get_text()
+    fig = plots.data_size_curves(records)
+    assert "2-2" in fig._suptitle.get_text() and "training images" in fig.axes[0].get_xlabel()

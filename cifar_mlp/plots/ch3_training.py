@@ -1,4 +1,5 @@
-"""Chapter 3's figures: training curves, diagnostics, the ablation, where the model fails."""
+"""Chapter 3's figures: training curves, diagnostics, under- and overfitting against capacity
+and data, the ablation, where the model fails."""
 
 from __future__ import annotations
 
@@ -115,6 +116,57 @@ def ablation(rows: list) -> plt.Figure:
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)  # off the rows
     fig.tight_layout()
     return fig
+
+
+def sweep_curves(records: list, key: str, xlabel: str, title: str) -> plt.Figure:
+    """A sweep of :mod:`cifar_mlp.generalization`: accuracy and cross-entropy on the
+    training images (dashed, squares) and on the validation split (solid, circles) against
+    ``key`` of its records ("parameters" or "n_train", log axis); small marks for each
+    seed, a line through the means; the gap between the two means shaded."""
+    xs = sorted({record[key] for record in records})
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 3.9))
+    for ax, measure, ylabel in ((ax_acc, "accuracy", "accuracy"),
+                                (ax_loss, "loss", "cross-entropy")):
+        means = {}
+        for split, style, marker, label in (("train", "--", "s", "training images"),
+                                            ("val", "-", "o", "validation split")):
+            field = f"{split}_{measure}"
+            ax.plot([r[key] for r in records], [r[field] for r in records], marker,
+                    color="tab:orange" if split == "train" else "tab:blue", alpha=0.35,
+                    markersize=4, linestyle="none")
+            means[split] = [np.mean([r[field] for r in records if r[key] == x]) for x in xs]
+            ax.plot(xs, means[split], style, marker=marker,
+                    color="tab:orange" if split == "train" else "tab:blue",
+                    label=f"{label} (mean of the seeds; small marks: each seed)")
+        ax.fill_between(xs, means["train"], means["val"], color="tab:gray", alpha=0.15,
+                        label="the gap between them")
+        ax.set_xscale("log")
+        if key == "n_train":  # a few sizes: label each of them
+            ax.set_xticks(xs, [f"{x:,}" for x in xs])
+            ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax_acc.set_ylim(0, 1.02)  # from 0: the gap's height in the figure is its size
+    ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax_acc.set_title("Accuracy")
+    ax_loss.set_title("Cross-entropy")
+    fig.suptitle(title)
+    return gridded_with_legends(fig, (ax_acc, ax_loss))
+
+
+def capacity_curves(records: list) -> plt.Figure:
+    """The capacity sweep (:func:`cifar_mlp.generalization.capacity_sweep`): training and
+    validation accuracy and loss against the network's parameters (log axis)."""
+    n_train = records[0]["n_train"]
+    return sweep_curves(records, "parameters", "parameters of the network (log scale)",
+                        f"Wider networks, the same {n_train:,} training images")
+
+
+def data_size_curves(records: list) -> plt.Figure:
+    """The data sweep (:func:`cifar_mlp.generalization.data_size_sweep`): training and
+    validation accuracy and loss against the number of training images (log axis)."""
+    hidden = "-".join(map(str, records[0]["hidden"]))
+    return sweep_curves(records, "n_train", "training images (log scale)",
+                        f"One network (hidden layers {hidden}), more and more training images")
 
 
 def views_curve(accuracy_by_views: dict) -> plt.Figure:
