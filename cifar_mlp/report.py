@@ -349,13 +349,18 @@ def trials_table(trials: dict) -> str:
                    "last epoch, averaged with mirror images"], rows)
 
 
+def build_machine(build: dict) -> str:
+    """The machine a build record names: its processor (when recorded) and its platform."""
+    return f"{build['cpu']}, {build['machine']}" if "cpu" in build else build["machine"]
+
+
 def build_summary(build: dict) -> str:
     """One sentence on the last ``make book`` (``results/book_build.json``, written by
     scripts/build_book.py): when, on what, how long, how much of it was training, and how
     many epochs of the best recipe that is."""
     steps = build["steps_seconds"]
     reloaded = build["models"] - build["models_trained"]
-    machine = f"{build['cpu']}, {build['machine']}" if "cpu" in build else build["machine"]
+    machine = build_machine(build)
     sentence = (f"The last `make book` ({build['date'][:10]}, {machine}, {build['profile']} "
                 f"profile on the {build['data']} data) took {build['seconds'] / 60:.1f} minutes: "
                 f"{steps['training'] / 60:.1f} training ({build['models_trained']} of "
@@ -372,7 +377,7 @@ def build_summary(build: dict) -> str:
 def rebuild_summary(rebuild: dict) -> str:
     """One sentence on the last ``make book`` that trained nothing
     (``results/book_rebuild.json``): what republishing after an edit of the prose costs."""
-    machine = f"{rebuild['cpu']}, {rebuild['machine']}" if "cpu" in rebuild else rebuild["machine"]
+    machine = build_machine(rebuild)
     steps = rebuild["steps_seconds"]
     sentence = (f"With every model reloaded, as after an edit of the prose, `make book` "
                 f"({rebuild['date'][:10]}, {machine}) took {rebuild['seconds'] / 60:.1f} minutes: "
