@@ -58,3 +58,22 @@ def test_one_entry_adds_a_model_to_the_training_and_to_the_tables(one_more_model
 def test_a_baseline_is_named_by_its_baseline():
     model = BookModel(KNN, BASELINES, "rgb", (3,), "k-NN")
     assert model.name == "knn" and model.headline_label() == "k-NN (scikit-learn)"
+
+
+def test_each_ablation_row_undoes_only_what_its_label_names_of_the_inputs():
+    """The best recipe trains on whitened inputs: every ablation row keeps them except the
+    row without whitening (standardized inputs) and the row on raw inputs, which must not
+    whiten the raw pixels either."""
+    rows = {}
+    for row, label, standardized, recipe in book_runs.ablation_recipes():
+        rows.setdefault(label, (standardized, recipe.whitening))
+    best = RECIPES["best"].whitening
+    assert best is not None
+    for label, (standardized, whitening) in rows.items():
+        if "without whitening" in label:
+            assert whitening is None and standardized == ("raw" not in label), label
+        else:
+            assert whitening == best and standardized, label
+    assert sum("without whitening" in label for label in rows) == 2
+    inputs = {model.name: model.inputs for model in book_models() if model.name.startswith("ablation_")}
+    assert sorted(set(inputs.values())) == ["raw", "rgb"]

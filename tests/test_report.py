@@ -11,7 +11,7 @@ import pytest
 
 from cifar_mlp import report
 from cifar_mlp.book_runs import headline
-from cifar_mlp.experiments import RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
+from cifar_mlp.experiments import ABLATION_ROWS, RECIPES, WITHOUT_TEST_TIME_AUGMENTATION
 
 REPO = Path(__file__).resolve().parent.parent
 BEST_LABEL = {name: label for name, label, _ in headline()}["best"]  # with its architecture
@@ -158,7 +158,7 @@ def test_ablation_table_shows_each_rows_seeds_and_its_change_against_the_noise(t
     assert rows[-1]["df"] == 2
     table = report.ablation_table(report.load_results(tmp_path))
     assert "| best recipe, all ingredients | 61.0% | 60.0% to 62.0% |  |  | 8.0 | 1,234 |" in table
-    assert ("| without standardization: raw [0, 1] inputs | 56.0% | 55.0% to 57.0% | -5.0 ± 2.0 | "
+    assert (f"| {ABLATION_ROWS[1][0]} | 56.0% | 55.0% to 57.0% | -5.0 ± 2.0 | "
             "lower | 8.0 | 1,234 |") in table
     assert "| +0.5 ± 2.0 | within noise |" in table
 
@@ -213,16 +213,22 @@ def test_the_trials_file_has_every_trial_of_the_script_that_chapter_3_reads():
 
 def test_the_trials_train_the_best_recipe_of_chapter_3_and_its_seeds():
     """The trials that measure the spread between seeds train one recipe with three seeds,
-    and the best recipe of chapter 3 is that recipe with the L2 the third round found,
-    trained with two seeds (the trials never use test-time augmentation)."""
+    on standardized inputs; the best recipe of chapter 3 is that recipe with the L2 the
+    third round found and the whitening the fifth round trained, each with two seeds
+    (the trials never use test-time augmentation)."""
     trials_script = load_script("recipe_trials")
     best = replace(RECIPES["best"], test_shift=None, description="")
+    assert best.whitening == trials_script.FULL_LENGTH_EPSILON
     for seed, name in enumerate(report.SEED_TRIALS):
         _, recipe, standardized = trials_script.TRIALS[name]
-        assert recipe == replace(best, l2=0.0, seed=seed, name=recipe.name)
-        assert standardized is True and recipe.whitening is None
+        assert recipe == replace(best, l2=0.0, whitening=None, seed=seed, name=recipe.name)
+        assert standardized is True
     for seed, name in enumerate(("chosen_l2", "chosen_l2_seed1")):
-        assert trials_script.TRIALS[name][1] == replace(best, seed=seed, name=RECIPES["best"].name)
+        assert trials_script.TRIALS[name][1] == replace(best, whitening=None, seed=seed,
+                                                        name=RECIPES["best"].name)
+    for seed in (0, 1):
+        _, recipe, standardized = trials_script.TRIALS[f"best_zca_seed{seed}"]
+        assert recipe == replace(best, seed=seed, name=RECIPES["best"].name) and standardized
 
 
 def test_build_summary_says_how_long_the_last_build_took_and_what_it_trained():

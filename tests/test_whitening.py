@@ -209,10 +209,42 @@ def test_zca_inputs_whiten_every_split_with_the_training_splits_fit():
     np.testing.assert_array_equal(whitening.zca_inputs(poisoned, 0.1).x_train, white.x_train)
 
 
-def test_a_recipe_without_whitening_trains_on_its_inputs_as_prepared():
+def test_zca_inputs_are_fitted_once_per_prepared_inputs_and_epsilon(monkeypatch):
+    """A build trains a dozen models on one whitened input: the fit runs once for it, and
+    again for other inputs or another epsilon."""
+    prepared = split_of(correlated_rows().astype(np.float32))
+    fits = []
+    real_fit = whitening.fit_training_split
+    monkeypatch.setattr(whitening, "fit_training_split",
+                        lambda p: fits.append(p) or real_fit(p))
+    first = whitening.zca_inputs(prepared, 0.3)
+    assert whitening.zca_inputs(prepared, 0.3) is first and len(fits) == 1
+    other = split_of(correlated_rows(seed=5).astype(np.float32))
+    whitening.zca_inputs(other, 0.3)
+    whitening.zca_inputs(prepared, 0.7)
+    assert len(fits) == 3
+    # An equal copy is another object: fitted again, never confused with the first.
+    copy = replace(prepared, x_train=prepared.x_train.copy())
+    np.testing.assert_array_equal(whitening.zca_inputs(copy, 0.3).x_train, first.x_train)
+    assert len(fits) == 4
+
+
+def test_the_input_matrix_maps_prepared_rows_to_whitened_rows_and_carries_first_layers():
+    prepared = split_of(correlated_rows().astype(np.float32))
+    white = whitening.zca_inputs(prepared, 0.5)
+    matrix = whitening.zca_input_matrix(prepared, 0.5)
+    mean = prepared.x_train.mean(axis=0)
+    np.testing.assert_allclose((prepared.x_val - mean) @ matrix, white.x_val, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(matrix, matrix.T, atol=1e-6)
+    w1 = np.random.default_rng(0).normal(size=(prepared.n_features, 4)).astype(np.float32)
+    np.testing.assert_allclose(white.x_val @ w1, (prepared.x_val - mean) @ (matrix @ w1),
+                               rtol=1e-3, atol=1e-3)
+
+
+def test_a_recipe_trains_on_its_inputs_as_prepared_or_whitened_as_it_says():
     from cifar_mlp.experiments import RECIPES, recipe_inputs
 
     prepared = split_of(correlated_rows().astype(np.float32))
-    assert recipe_inputs(RECIPES["best"], prepared) is prepared
+    assert recipe_inputs(replace(RECIPES["best"], whitening=None), prepared) is prepared
     white = recipe_inputs(replace(RECIPES["best"], whitening=1.0), prepared)
     np.testing.assert_array_equal(white.x_val, whitening.zca_inputs(prepared, 1.0).x_val)

@@ -262,8 +262,11 @@ def predictions_grid(images, y_true, proba, class_names, indices, title) -> plt.
     return fig
 
 
-def first_layer_weights(w: np.ndarray, count: int = 32, seed: int = 0) -> plt.Figure:
-    """Columns of the first weight matrix shown as 32x32 images (what each unit looks for)."""
+def first_layer_weights(w: np.ndarray, count: int = 32, seed: int = 0,
+                        title: str = "First-layer weights of {count} random hidden units, as images"
+                        ) -> plt.Figure:
+    """Columns of the first weight matrix shown as 32x32 images (what each unit looks for);
+    ``title`` may name ``{count}``, the number of units shown."""
     rng = np.random.default_rng(seed)
     units = rng.choice(w.shape[1], min(count, w.shape[1]), replace=False)
     channels = w.shape[0] // 1024
@@ -274,7 +277,7 @@ def first_layer_weights(w: np.ndarray, count: int = 32, seed: int = 0) -> plt.Fi
         image = (image - image.min()) / (np.ptp(image) + 1e-12)
         ax.imshow(image, cmap=None if channels > 1 else "gray", interpolation="nearest")
         ax.axis("off")
-    fig.suptitle(f"First-layer weights of {len(units)} random hidden units, as images")
+    fig.suptitle(title.format(count=len(units)))
     fig.tight_layout()
     return fig
 
