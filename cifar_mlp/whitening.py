@@ -185,7 +185,7 @@ def fit_training_split(prepared: Prepared) -> Whitening:
         raise ValueError(f"training split: {error}") from None
 
 
-# The last few whitened inputs zca_inputs computed, most recent first: (prepared, eps,
+# The last whitened inputs zca_inputs computed (KEPT_INPUTS of them), most recent first: (prepared, eps,
 # (whitened Prepared, matrix)). A fit of 3,072 features takes half a minute, and a build
 # trains a dozen models on the same whitened inputs. Keyed by the Prepared object itself,
 # which keeps it alive: a Prepared is never changed in place.
@@ -203,8 +203,8 @@ def zca_inputs(prepared: Prepared, eps: float) -> Prepared:
 
 def zca_input_matrix(prepared: Prepared, eps: float) -> np.ndarray:
     """The matrix ``M`` of :func:`zca_inputs`: its rows are ``(x - mean) @ M``, with the
-    training split's mean. ``M`` is symmetric, so a first-layer weight matrix ``W1`` of a
-    network trained on them acts on the prepared pixels (minus their mean) as ``M @ W1``."""
+    training split's mean. A first-layer weight matrix ``W1`` of a network trained on them
+    computes ``(x - mean) @ M @ W1``: on the prepared pixels, its patterns are ``M @ W1``."""
     return _zca(prepared, eps)[1]
 
 
