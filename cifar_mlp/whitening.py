@@ -185,12 +185,12 @@ def fit_training_split(prepared: Prepared) -> Whitening:
         raise ValueError(f"training split: {error}") from None
 
 
-# The last few whitened inputs zca_inputs computed, most recent first: (prepared, eps,
+# The last whitened inputs zca_inputs computed, most recent first: (prepared, eps,
 # (whitened Prepared, matrix)). A fit of 3,072 features takes half a minute, and a build
 # trains a dozen models on the same whitened inputs. Keyed by the Prepared object itself,
 # which keeps it alive: a Prepared is never changed in place.
 _recent_inputs: list = []
-KEPT_INPUTS = 2
+KEPT_INPUTS = 1  # about 1.5 GB an entry on the full data (the inputs and their whitened copy)
 
 
 def zca_inputs(prepared: Prepared, eps: float) -> Prepared:
@@ -220,6 +220,8 @@ def _zca(prepared: Prepared, eps: float) -> tuple:
     scale = x_train.std()
     whitened = replace(prepared, x_train=x_train / scale, x_val=x_val / scale,
                        x_test=x_test / scale)
+    for rows in (whitened.x_train, whitened.x_val, whitened.x_test):
+        rows.flags.writeable = False  # shared by every caller: an edit in place would leak
     computed = (whitened, matrix / scale)
     _recent_inputs[:] = [(prepared, eps, computed), *_recent_inputs[:KEPT_INPUTS - 1]]
     return computed
