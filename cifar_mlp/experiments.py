@@ -155,13 +155,13 @@ RECIPES = {
 # changes).
 ABLATION_EPOCHS = 3  # per model; every row trains one model per seed, so this sets its cost
 # Two seeds a row: the noise band pools the spread of the seeds over the rows (one
-# degree of freedom a row), and a third seed would train seven more models.
+# degree of freedom a row), and a third seed would train one more model a row.
 ABLATION_SEEDS = (0, 1)
 SEED_HIDDEN = RECIPES["seed_rgb"].hidden
 ABLATION_ROWS = [
     ("best recipe, all ingredients", True, {}),
     ("without whitening: standardized inputs", True, {"whitening": None}),
-    ("without whitening or standardization: raw [0, 1] inputs", False, {"whitening": None}),
+    ("without whitening and standardization: raw [0, 1] inputs", False, {"whitening": None}),
     (f"without width and depth: hidden {'-'.join(map(str, SEED_HIDDEN))}", True,
      {"hidden": SEED_HIDDEN}),
     ("without BatchNorm", True, {"batchnorm": False}),

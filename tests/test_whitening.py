@@ -227,6 +227,9 @@ def test_zca_inputs_are_fitted_once_per_prepared_inputs_and_epsilon(monkeypatch)
     copy = replace(prepared, x_train=prepared.x_train.copy())
     np.testing.assert_array_equal(whitening.zca_inputs(copy, 0.3).x_train, first.x_train)
     assert len(fits) == 4
+    # Every caller shares the cached rows: none may change them in place.
+    with pytest.raises(ValueError, match="read-only"):
+        first.x_train[0, 0] = 1.0
 
 
 def test_the_input_matrix_maps_prepared_rows_to_whitened_rows_and_carries_first_layers():
