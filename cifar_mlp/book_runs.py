@@ -39,9 +39,8 @@ from .runs import NUMPY, run
 # The seeds of the NumPy repeats that show how far apart two runs of one recipe end.
 REPEAT_SEEDS = (1, 2)
 
-# How each model's inputs are prepared: grayscale or colour, standardized or raw.
-INPUTS = {"gray": {"mode": "gray"}, "rgb": {"mode": "rgb"},
-          "raw": {"mode": "rgb", "standardize": False}}
+# How each model's inputs are prepared: grayscale or colour, standardized.
+INPUTS = {"gray": {"mode": "gray"}, "rgb": {"mode": "rgb"}}
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ class BookModel:
     """A model the chapters show.
 
     ``model`` is a :class:`~cifar_mlp.experiments.Recipe`, or a baseline of
-    :mod:`cifar_mlp.baselines` (then ``framework`` is BASELINES); ``inputs`` a key of
+    :mod:`cifar_mlp.baselines` (then ``framework`` is BASELINES); ``framework`` is NUMPY,
+    KERAS (a Keras MLP without a NumPy twin), CNN or CNN_PERMUTED; ``inputs`` a key of
     INPUTS. ``label`` is its row in the headline table ("" keeps it out: the ablation's
     models, the repeats); the table adds the architecture, computed from the recipe.
     ``keras_twin``: chapter 4 also trains the recipe in Keras (:data:`KERAS`), and the
@@ -106,12 +106,12 @@ def book_models() -> list:
               BookModel(RECIPES["seed_gray"], NUMPY, "gray", (3, 4),
                         "Seed network, grayscale", keras_twin=True),
               BookModel(RECIPES["seed_rgb"], NUMPY, "rgb", (3,), "Seed network, colour")]
-    models += [BookModel(recipe, NUMPY, "rgb" if standardized else "raw", (3,))
-               for _, _, standardized, recipe in ablation_recipes()]
+    models += [BookModel(recipe, NUMPY, "rgb", (3,)) for _, _, recipe in ablation_recipes()]
     models += [BookModel(RECIPES["best"], NUMPY, "rgb", (3, 4), "Best from-scratch recipe",
                          keras_twin=True),
-               BookModel(RECIPES["seed_keras"], NUMPY, "rgb", (4,), "Seed's Keras network",
-                         keras_twin=True)]
+               # Trained in Keras alone: the two pairs above compare the frameworks.
+               BookModel(RECIPES["seed_keras"], KERAS, "rgb", (4,),
+                         "Seed's Keras network, in Keras")]
     models += [BookModel(recipe, NUMPY, "gray", (4,)) for recipe in seed_repeats()]
     models += [BookModel(RECIPES["cnn"], CNN, "rgb", (4,), "A small convolutional network"),
                BookModel(RECIPES["cnn"], CNN_PERMUTED, "rgb", (4,),
@@ -121,10 +121,12 @@ def book_models() -> list:
 
 def book_runs() -> list:
     """Every model of :func:`book_models` and every Keras twin, in training order: the
-    baselines and NumPy models, then the twins, then the convolutional networks."""
+    baselines and NumPy models, then the twins and the other Keras MLPs, then the
+    convolutional networks."""
     models = book_models()
     return ([model for model in models if model.framework in (BASELINES, NUMPY)]
             + [model.twin() for model in models if model.keras_twin]
+            + [model for model in models if model.framework is KERAS]
             + [model for model in models if model.framework in (CNN, CNN_PERMUTED)])
 
 

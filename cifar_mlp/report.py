@@ -237,7 +237,7 @@ def ablation_rows(results: dict) -> list:
     :func:`paired_noise` for the row that scores the first row's own models), ``df``
     (the degrees of freedom of that band) and ``verdict``. Any number of seeds >= 2."""
     rows = []
-    for row, (label, _, _) in enumerate(ABLATION_ROWS):
+    for row, (label, _) in enumerate(ABLATION_ROWS):
         runs = [result for name, result in sorted(results.items())
                 if name.startswith(f"ablation_{row}_seed")]
         if runs:

@@ -112,9 +112,10 @@ class Whitening:
         """``W = U diag(1/sqrt(lambda + eps)) U^T``, symmetric, (D, D), in float64."""
         return (self.eigenvectors * self._inverse_sqrt(eps, self.width)) @ self.eigenvectors.T
 
-    def zca(self, x: np.ndarray, eps: float = 0.0) -> np.ndarray:
-        """ZCA whitening of every row of ``x``: ``W (x - mean)`` (:meth:`zca_matrix`)."""
-        matrix = self.zca_matrix(eps)
+    def zca(self, x: np.ndarray, eps: float = 0.0, matrix: np.ndarray | None = None) -> np.ndarray:
+        """ZCA whitening of every row of ``x``: ``W (x - mean)`` (:meth:`zca_matrix`; pass
+        it as ``matrix`` when it is computed already)."""
+        matrix = self.zca_matrix(eps) if matrix is None else matrix
         x = self._check_rows(x)
         return (x - self.mean.astype(x.dtype)) @ matrix.astype(x.dtype)
 
@@ -213,10 +214,11 @@ def _zca(prepared: Prepared, eps: float) -> tuple:
         if seen is prepared and seen_eps == eps:
             return computed
     fitted = fit_training_split(prepared)
-    x_train, x_val, x_test = (fitted.zca(x, eps)
+    matrix = fitted.zca_matrix(eps)
+    x_train, x_val, x_test = (fitted.zca(x, matrix=matrix)
                               for x in (prepared.x_train, prepared.x_val, prepared.x_test))
     scale = x_train.std()
-    matrix = fitted.zca_matrix(eps).astype(x_train.dtype)
+    matrix = matrix.astype(x_train.dtype)
     whitened = replace(prepared, x_train=x_train / scale, x_val=x_val / scale,
                        x_test=x_test / scale)
     for rows in (whitened.x_train, whitened.x_val, whitened.x_test):
