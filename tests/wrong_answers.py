@@ -1,7 +1,8 @@
 """Wrong answers that a check on fixed inputs let pass (each one passed the checks as
-they were before they drew their inputs at random and tested each property), and the
-message the checks give them now: {exercise: [(what it gets wrong, source, message)]}.
-Each source defines the functions the exercise's check takes."""
+they were before they drew their inputs at random and tested each property), and, for
+exercises written since, their common slips; with the message the checks give them now:
+{exercise: [(what it gets wrong, source, message)]}. Each source defines the functions
+the exercise's check takes."""
 
 import numpy as np
 
@@ -19,6 +20,29 @@ def linear_softmax_loss(W, b, x, y):
     loss = -np.log(p[np.arange(n), y]).mean()
     p[np.arange(n), y] -= 1
     return loss, {returns}"""
+
+# One epoch of training, right up to what each batch {adds} and what is {returned}.
+_TRAIN_EPOCH = """\
+from cifar_mlp.layers import log_softmax
+
+
+def train_epoch(model, optimizer, batches):
+    losses, correct, sizes = [], [], []
+    for x_batch, y_batch in batches:
+        loss, grads, logits = model.loss(x_batch, y_batch, return_logits=True)
+        optimizer.step(model.params, grads)
+        log_p = log_softmax(logits)
+        {adds}
+        correct.append((log_p.argmax(axis=1) == y_batch).sum())
+        sizes.append(len(y_batch))
+    return {returned}"""
+_PLAIN_SUM = "losses.append(-log_p[np.arange(len(y_batch)), y_batch].sum())"
+_MEANS = "sum(losses) / sum(sizes), sum(correct) / sum(sizes)"
+
+
+def _train_epoch(adds=_PLAIN_SUM, returned=_MEANS, replace=("", "")):
+    return _TRAIN_EPOCH.format(adds=adds, returned=returned).replace(*replace)
+
 
 WRONG = {
     "channel_means": [
@@ -126,6 +150,30 @@ WRONG = {
          "def most_confused(cm, class_names, k=3):\n"
          "    return [('cat', 'bird', 20), ('bird', 'cat', 12), ('plane', 'bird', 9)]",
          r"asked for k=|expected \[")],
+    "training_epoch": [
+        ("the mean of the batches' means",
+         _train_epoch(returned="np.mean(np.divide(losses, sizes)), "
+                               "np.mean(np.divide(correct, sizes))"),
+         "the mean of the batches' means: the last batch is smaller"),
+        ("model.loss's loss, which holds the L2 penalty",
+         _train_epoch(adds="losses.append(loss * len(y_batch))"), "it includes the L2 penalty"),
+        ("the mean of model.loss's losses over the batches",
+         _train_epoch(adds="losses.append(loss)",
+                      returned="np.mean(losses), np.mean(np.divide(correct, sizes))"),
+         "two slips: it includes the L2 penalty .* averages the batches' means"),
+        ("no optimizer step",
+         _train_epoch(replace=("optimizer.step(model.params, grads)", "pass")),
+         "the parameters did not change"),
+        ("scored after the update, by a second forward pass",
+         _train_epoch(replace=("log_softmax(logits)", "log_softmax(model.forward(x_batch))")),
+         "measured after the update"),
+        ("sums, not means", _train_epoch(returned="sum(losses), sum(correct)"),
+         "a sum, not a mean"),
+        ("the package's loop behind a function of one's own",
+         "from cifar_mlp import train\n\n"
+         "def train_epoch(model, optimizer, batches):\n"
+         "    return train.train_epoch(model, optimizer, batches)",
+         "calls cifar_mlp.train.train_epoch")],
     "early_stopping": [
         ("restores the weights but not the batch-norm statistics",
          "import math\nfrom cifar_mlp.train import evaluate, minibatches, train_epoch\n\n"

@@ -12,12 +12,12 @@ from .checks_ch1 import channel_means, grayscale, standardization, stratified_sp
 from .checks_ch2 import (adam_update, affine_layer, batchnorm_layer, dropout_layer,
                          momentum_update, relu_layer, softmax_loss)
 from .checks_ch3 import (confusion_matrix, cosine_schedule, early_stopping, linear_softmax,
-                         most_confused)
+                         most_confused, training_epoch)
 from .checks_ch4 import keras_batchnorm, keras_he_init, keras_l2, keras_twin, permute_first_layer
 
 __all__ = ["EXERCISES", "CheckFailed", "channel_means", "grayscale",
            "standardization", "stratified_split", "relu_layer", "affine_layer", "softmax_loss",
            "dropout_layer", "momentum_update", "adam_update", "batchnorm_layer",
-           "cosine_schedule", "confusion_matrix", "most_confused", "early_stopping",
-           "linear_softmax", "keras_l2", "keras_he_init", "keras_batchnorm", "keras_twin",
-           "permute_first_layer"]
+           "cosine_schedule", "confusion_matrix", "most_confused", "training_epoch",
+           "early_stopping", "linear_softmax", "keras_l2", "keras_he_init", "keras_batchnorm",
+           "keras_twin", "permute_first_layer"]
