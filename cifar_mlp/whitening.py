@@ -186,9 +186,9 @@ def fit_training_split(prepared: Prepared) -> Whitening:
         raise ValueError(f"training split: {error}") from None
 
 
-# The last whitened inputs zca_inputs computed (KEPT_INPUTS of them), most recent first: (prepared, eps,
-# (whitened Prepared, matrix)). A fit of 3,072 features takes half a minute, and a build
-# trains a dozen models on the same whitened inputs. Keyed by the Prepared object itself,
+# The last whitened inputs zca_inputs computed (KEPT_INPUTS of them), most recent first:
+# (prepared, eps, (whitened Prepared, matrix)). A fit of 3,072 features takes half a
+# minute, and a build trains a dozen models on the same whitened inputs. Keyed by the Prepared object itself,
 # which keeps it alive: a Prepared is never changed in place.
 _recent_inputs: list = []
 KEPT_INPUTS = 1  # about 1.5 GB an entry on the full data (the inputs and their whitened copy)

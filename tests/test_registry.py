@@ -69,7 +69,8 @@ def test_each_ablation_row_undoes_only_what_its_label_names_of_the_inputs():
     assert [label for label, whitening in rows.items() if whitening != best] == [
         "without whitening: standardized inputs"]
     assert rows["without whitening: standardized inputs"] is None
-    assert {model.inputs for model in book_models() if model.name.startswith("ablation_")} == {"rgb"}
+    ablation_inputs = {model.inputs for model in book_models() if model.name.startswith("ablation_")}
+    assert ablation_inputs == {"rgb"}
 
 
 def test_the_seeds_keras_network_trains_in_keras_alone_after_the_numpy_models():
