@@ -6,20 +6,22 @@ The reading path: the network and its training, in plain NumPy formulas
     data          CIFAR-10 into NumPy: find, verify, parse, cache (chapter 1)
     preprocess    uint8 images to float32 rows: colour or gray, standardized (chapter 1)
     whitening     PCA and ZCA whitening, fitted on the training split (chapter 1)
-    layers        each layer a forward and backward pair with its cache (chapter 2)
+    layers        each layer a forward and backward pair with its cache (chapter 2;
+                  batch norm and dropout, chapter 3)
     activations   sigmoid and tanh as layer pairs, to show vanishing gradients (chapter 2)
     model         the MLP built from the layers: loss, gradients, predict (chapter 2)
     gradcheck     numerical gradients, to check every backward pass (chapter 2)
-    optim         SGD with momentum (Nesterov) and Adam, per parameter array (chapter 2)
-    quadratic     the optimizers on a quadratic of known condition number: the bound
-                  2/L, each method's best rate, the rates theory predicts (chapter 2)
-    train         the loop: minibatches, epochs, validation, early stopping (chapter 3)
-    augment       flips and shifts of the training images, test-time views (chapter 3)
-    schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)
-    diagnostics   what tells a healthy run from a broken one (chapter 3)
+    train         the loop: minibatches and one epoch (chapter 2); epochs, validation,
+                  early stopping (chapter 3)
     generalization  under- and overfitting against capacity and against the amount of
-                  data: two short sweeps on a subset of the training split (chapter 3)
+                  data: two short sweeps on a subset of the training split (chapter 2)
     baselines     the most frequent class, k-nearest neighbours (chapter 3)
+    diagnostics   what tells a healthy run from a broken one (chapter 3)
+    optim         SGD with momentum (Nesterov) and Adam, per parameter array (chapter 3)
+    quadratic     the optimizers on a quadratic of known condition number: the bound
+                  2/L, each method's best rate, the rates theory predicts (chapter 3)
+    schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)
+    augment       flips and shifts of the training images, test-time views (chapter 3)
 
 The engine: what makes training fast and safe, calling the formulas above
     fast          the optimizers' updates in place, in one buffer (the same numbers)

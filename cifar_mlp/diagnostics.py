@@ -11,7 +11,8 @@ sick one before the accuracy does.
   around 1e-3 is the usual rule of thumb, far below means the layer barely learns, far
   above that it is thrown around.
 * :func:`dead_fractions`: the share of each hidden layer's ReLU units that output 0 for
-  every image of a probe set: they pass no gradient, so nothing revives them.
+  every image of a probe set: while dead, a unit passes no gradient to its own weights
+  (the layers below it keep learning, and can bring it back).
 """
 
 from __future__ import annotations

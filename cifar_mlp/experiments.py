@@ -76,7 +76,7 @@ def recipe_inputs(recipe: Recipe, prepared: Prepared) -> Prepared:
 def build(recipe: Recipe, n_features: int):
     """The model, optimizer and learning-rate schedule a recipe describes.
 
-    The optimizer is the fast version (:mod:`cifar_mlp.fast`) of the one chapter 2
+    The optimizer is the fast version (:mod:`cifar_mlp.fast`) of the one chapter 3
     shows: the same formulas, the same numbers.
     """
     model = MLP(recipe.layer_sizes(n_features), batchnorm=recipe.batchnorm,
@@ -96,7 +96,7 @@ def build_schedule(recipe: Recipe):
 
 
 def build_optimizer(recipe: Recipe):
-    """The optimizer a recipe names, at its learning rate (the fast version of chapter 2's)."""
+    """The optimizer a recipe names, at its learning rate (the fast version of chapter 3's)."""
     if recipe.optimizer == "sgd":
         return FastSGD(recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
     if recipe.optimizer == "adam":

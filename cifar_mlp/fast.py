@@ -3,7 +3,7 @@
 Training (:func:`cifar_mlp.experiments.build`) uses :class:`FastSGD` and :class:`FastAdam`:
 the optimizers of :mod:`cifar_mlp.optim`, whose own ``update`` is called on flat
 slices of ``UPDATE_SLICE`` elements instead of whole arrays, with the slices shared out
-among the cores. Only ``step`` differs: the formulas are the code chapter 2 shows,
+among the cores. Only ``step`` differs: the formulas are the code chapter 3 shows,
 not a copy of it (``tests/test_optim.py`` checks the numbers, bit for bit, and
 ``tests/test_runs.py`` that an edit of ``optim`` changes what trains).
 

@@ -1,11 +1,13 @@
-"""Under- and overfitting, against capacity and against the amount of data (chapter 3).
+"""Under- and overfitting, against capacity and against the amount of data (chapter 2), and
+what L2 weight decay does to them (chapter 3).
 
-Two sweeps on a subset of the training split, every network trained by the book's own
+Sweeps on a subset of the training split, every network trained by the book's own
 code path (:func:`cifar_mlp.runs.train_recipe`, from a recipe the caller builds) and then
 scored, in inference mode, on the images it trained on and on the whole validation split:
 
     records = capacity_sweep(recipe, prepared, widths=[4, 32, 256], n_train=2000)
     records = data_size_sweep(recipe, prepared, sizes=[500, 1000, 2000])
+    records = l2_sweep(recipe, prepared, l2s=[0.0, 1e-3, 1e-2], n_train=2000)   (chapter 3)
 
 Each returns plain records (dicts, one per trained network: see :func:`fit_and_score`);
 :func:`summarize` averages them over the seeds and :func:`contrast` compares two points
@@ -73,12 +75,31 @@ def check_widths(widths) -> list:
     return sorted({int(width) for width in widths})
 
 
+def check_l2s(l2s) -> list:
+    """``l2s`` as a sorted list of distinct floats, or a ValueError saying what is wrong."""
+    l2s = list(l2s)
+    if not l2s:
+        raise ValueError("l2s: expected at least one L2 strength, got none")
+    for l2 in l2s:
+        if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating)):
+            raise ValueError(f"l2s: expected a number, got {l2!r}")
+        if not l2 >= 0:  # also false for NaN
+            raise ValueError(f"l2s: expected non-negative strengths, got {l2!r}")
+    return sorted({float(l2) for l2 in l2s})
+
+
+def weight_norms(model) -> dict:
+    """The size (Frobenius norm) of each weight matrix of ``model``: W1, W2, ..."""
+    return {name: float(np.linalg.norm(w)) for name, w in model.params.items()
+            if name.startswith("W")}
+
+
 def fit_and_score(recipe: Recipe, prepared: Prepared, indices) -> dict:
     """Train ``recipe`` on the training images ``indices`` of ``prepared``, as the book
     trains it, and score it on them and on the validation split: a record with the
     network (``hidden``, ``parameters``), its data (``n_train``, ``seed``), its losses
-    and accuracies (``train_*``, ``val_*``, ``gap``: train minus validation accuracy)
-    and its ``seconds``."""
+    and accuracies (``train_*``, ``val_*``, ``gap``: train minus validation accuracy),
+    the size of its weights (``weight_norms``) and its ``seconds``."""
     x, y = prepared.x_train[indices], prepared.y_train[indices]
     clock = time.perf_counter()
     model, history = train_recipe(recipe, x, y, prepared.x_val[:MONITOR_IMAGES],
@@ -89,7 +110,7 @@ def fit_and_score(recipe: Recipe, prepared: Prepared, indices) -> dict:
             "n_train": len(indices), "seed": recipe.seed, "epochs": history.epochs,
             "train_loss": float(train_loss), "train_accuracy": float(train_accuracy),
             "val_loss": float(val_loss), "val_accuracy": float(val_accuracy),
-            "gap": float(train_accuracy - val_accuracy),
+            "gap": float(train_accuracy - val_accuracy), "weight_norms": weight_norms(model),
             "seconds": time.perf_counter() - clock}
 
 
@@ -121,13 +142,24 @@ def data_size_sweep(recipe: Recipe, prepared: Prepared, *, sizes, seeds=(0, 1, 2
             for size in sizes for seed in seeds]
 
 
+def l2_sweep(recipe: Recipe, prepared: Prepared, *, l2s, n_train: int, seeds=(0, 1, 2),
+             subset_seed: int = 0) -> list:
+    """One record (:func:`fit_and_score`) per L2 strength and seed: ``recipe`` with that
+    ``l2``, trained on the same ``n_train`` training images. The record adds ``l2``."""
+    l2s = check_l2s(l2s)
+    (n_train,) = check_sizes([n_train], len(prepared.y_train))
+    indices = subset_order(prepared.y_train, subset_seed)[:n_train]
+    return [{"l2": l2, **fit_and_score(replace(recipe, l2=l2, seed=seed), prepared, indices)}
+            for l2 in l2s for seed in seeds]
+
+
 FIELDS = ("train_accuracy", "val_accuracy", "gap", "train_loss", "val_loss")
 
 
 def summarize(records: list, key: str) -> list:
     """The records grouped by ``key`` ("width" or "n_train"), in its order: for each
-    group, ``key``, ``hidden``, ``parameters``, ``n_train``, ``runs`` and the mean of each of FIELDS
-    over the seeds (accuracies as fractions)."""
+    group, ``key``, ``hidden``, ``parameters``, ``n_train``, ``runs``, the mean of each of FIELDS
+    over the seeds (accuracies as fractions) and of each weight matrix's norm."""
     rows = []
     for value in sorted({record[key] for record in records}):
         group = [record for record in records if record[key] == value]
@@ -135,6 +167,8 @@ def summarize(records: list, key: str) -> list:
                "n_train": group[0]["n_train"], "runs": len(group)}
         row.update({field: float(np.mean([record[field] for record in group]))
                     for field in FIELDS})
+        row["weight_norms"] = {name: float(np.mean([record["weight_norms"][name] for record in group]))
+                               for name in group[0]["weight_norms"]}
         rows.append(row)
     return rows
 

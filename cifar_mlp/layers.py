@@ -1,4 +1,5 @@
-"""The layers of the MLP, each a pair of functions (chapter 2).
+"""The layers of the MLP, each a pair of functions (chapter 2; batch norm and dropout,
+chapter 3).
 
 ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
 upstream gradient ``dout`` (the gradient of the loss with respect to ``out``)

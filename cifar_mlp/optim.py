@@ -1,4 +1,4 @@
-"""Optimizers, as plain formulas per parameter array, with Keras 3's conventions (chapter 2).
+"""Optimizers, as plain formulas per parameter array, with Keras 3's conventions (chapter 3).
 
 Each has ``step(params, grads)``, where both are dicts of arrays with the same
 keys (as :class:`cifar_mlp.model.MLP` gives them), and a public ``lr`` that a

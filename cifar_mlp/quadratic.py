@@ -1,4 +1,4 @@
-"""Optimization on a quadratic of known condition number (chapter 2).
+"""Optimization on a quadratic of known condition number (chapter 3).
 
 The loss f(w) = 1/2 w^T A w has its minimum at w = 0. The largest and smallest
 eigenvalues of A, the curvatures L and mu, decide what gradient descent and momentum do

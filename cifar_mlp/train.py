@@ -1,4 +1,5 @@
-"""The training loop (chapter 3): minibatches, epochs, validation, early stopping.
+"""The training loop: minibatches and one epoch (chapter 2); epochs, validation, early
+stopping (chapter 3).
 
     history = train(model, SGD(0.01, momentum=0.9), x_train, y_train, x_val, y_val,
                     epochs=30, patience=5, schedule=cosine(30))

@@ -26,6 +26,7 @@ from wrong_answers import WRONG
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CHAPTER_2 = REPO / "notebooks" / "02_mlp_math.ipynb"
+CHAPTER_3 = REPO / "notebooks" / "03_train_eval.ipynb"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -105,7 +106,7 @@ def test_each_chapter_has_objectives_and_questions_with_hidden_model_answers(pat
     assert cells[1].metadata.get("tags") == ["objectives"]
     assert cells[1].source.startswith("**What you will learn.**")
     questions = [i for i, c in enumerate(cells) if "question" in c.metadata.get("tags", [])]
-    assert 2 <= len(questions) <= 3
+    assert 2 <= len(questions) <= 4
     for i in questions:
         assert cells[i].source.startswith("### Question: ") and is_exercise(cells[i])
         answer = cells[i + 1]
@@ -232,7 +233,7 @@ def test_the_adam_hint_says_the_uncorrected_first_step_is_about_3_times_too_larg
     beta1, beta2, g = 0.9, 0.999, 0.7
     uncorrected = (1 - beta1) * g / np.sqrt((1 - beta2) * g * g)
     assert 3.1 < uncorrected < 3.2  # the corrected first step is g / |g| = 1
-    text = next(c.source for c in read(CHAPTER_2).cells if c.source.startswith("### Exercise: Adam"))
+    text = next(c.source for c in read(CHAPTER_3).cells if c.source.startswith("### Exercise: Adam"))
     assert "too large, not too small" in text and "3.2 times" in text
 
 
@@ -272,9 +273,11 @@ def test_the_student_edition_shows_no_answer_of_its_chapter(student_edition):
         shown = {s for c in student.cells if c.cell_type == "code"
                  for s in shown_sources(c.source, names)}
         assert not shown & answers
-    chapter_2 = read(student_edition / "02_mlp_math.ipynb")
-    named = [c.source for c in chapter_2.cells if "the exercise **" in c.source]
-    assert len(named) == 7 and any("**Adam update**" in s for s in named)
+    for chapter, count, title in (("02_mlp_math", 4, "One epoch of minibatch training"),
+                                  ("03_train_eval", 5, "Adam update")):
+        notebook = read(student_edition / f"{chapter}.ipynb")
+        named = [c.source for c in notebook.cells if "the exercise **" in c.source]
+        assert len(named) == count and any(f"**{title}**" in s for s in named), chapter
 
 
 def test_the_student_edition_keeps_the_books_prose_marked_as_such(student_edition):
@@ -313,7 +316,7 @@ def test_adam_in_the_papers_form_passes_on_every_draw(monkeypatch):
     paper-form Adam failed about 1 draw in 150 (seeds 257 and 288 of the first 300)."""
     import numpy as np
 
-    from cifar_mlp.teaching import checks_ch2
+    from cifar_mlp.teaching import checks_ch3
 
     def paper_adam(w, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
         m = beta1 * m + (1 - beta1) * g
@@ -322,8 +325,8 @@ def test_adam_in_the_papers_form_passes_on_every_draw(monkeypatch):
         return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
     for seed in range(300):
-        monkeypatch.setattr(checks_ch2, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
-        checks_ch2.adam_update(paper_adam)
+        monkeypatch.setattr(checks_ch3, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
+        checks_ch3.adam_update(paper_adam)
 
 
 def test_adam_with_the_default_betas_written_in_is_named_in_either_form_on_every_draw(monkeypatch):
@@ -331,7 +334,7 @@ def test_adam_with_the_default_betas_written_in_is_named_in_either_form_on_every
     the paper's form got the generic message on some draws (seen in CI)."""
     import numpy as np
 
-    from cifar_mlp.teaching import checks_ch2
+    from cifar_mlp.teaching import checks_ch3
 
     def hard_coded(paper_form):
         def adam_update(w, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
@@ -345,10 +348,10 @@ def test_adam_with_the_default_betas_written_in_is_named_in_either_form_on_every
         return adam_update
 
     for seed in range(300):
-        monkeypatch.setattr(checks_ch2, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
+        monkeypatch.setattr(checks_ch3, "fresh_rng", lambda seed=seed: np.random.default_rng(seed))
         for paper_form in (True, False):
             with pytest.raises(check.CheckFailed, match="the beta arguments"):
-                checks_ch2.adam_update(hard_coded(paper_form))
+                checks_ch3.adam_update(hard_coded(paper_form))
 
 
 def test_a_grayscale_answer_written_for_one_batch_size_fails_on_every_draw(monkeypatch):

@@ -1,4 +1,4 @@
-"""The sweeps of chapter 3's section on under- and overfitting (cifar_mlp.generalization):
+"""The sweeps of chapter 2's section on under- and overfitting (cifar_mlp.generalization):
 their subsets, their bookkeeping, their errors, and that capacity shows on a tiny problem."""
 
 from dataclasses import replace
@@ -145,3 +145,28 @@ def test_more_data_narrows_the_gap_on_a_learnable_problem():
 def test_no_training_or_scoring_module_imports_the_sweeps():
     assert "generalization" not in TRAINING_MODULES
     assert "generalization" not in SCORING_MODULES
+
+
+def test_l2_records_carry_their_strength_and_the_weights_norms():
+    records = generalization.l2_sweep(QUICK, prepared(), l2s=[1e-2, 0.0], n_train=50, seeds=(0, 1))
+    assert [(r["l2"], r["seed"]) for r in records] == [(0.0, 0), (0.0, 1), (1e-2, 0), (1e-2, 1)]
+    assert all(set(r["weight_norms"]) == {"W1", "W2", "W3"} for r in records)
+    rows = generalization.summarize(records, "l2")
+    assert [row["l2"] for row in rows] == [0.0, 1e-2]
+    assert rows[0]["weight_norms"]["W1"] == pytest.approx(
+        np.mean([r["weight_norms"]["W1"] for r in records if r["l2"] == 0.0]))
+
+
+@pytest.mark.parametrize("l2s, message", [([], "at least one"), ([-1e-3], "non-negative"),
+                                          ([float("nan")], "non-negative"), (["a"], "number")])
+def test_bad_l2_strengths_are_a_clear_error(l2s, message):
+    with pytest.raises(ValueError, match=message):
+        generalization.l2_sweep(QUICK, prepared(), l2s=l2s, n_train=10)
+
+
+def test_a_stronger_l2_penalty_shrinks_the_weights():
+    recipe = replace(QUICK, hidden=(32,), epochs=10, lr=0.05)
+    records = generalization.l2_sweep(recipe, prepared(), l2s=[0.0, 0.05], n_train=100, seeds=(0,))
+    weak, strong = generalization.summarize(records, "l2")
+    for name in ("W1", "W2"):
+        assert strong["weight_norms"][name] < 0.8 * weak["weight_norms"][name]

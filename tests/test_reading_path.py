@@ -114,7 +114,7 @@ def test_the_committed_outputs_show_the_package_code_of_today(path):
 
 
 def test_shown_code_older_than_the_package_is_caught():
-    notebook = nbformat.read(NOTEBOOKS[1], as_version=4)
+    notebook = nbformat.read(NOTEBOOKS[2], as_version=4)  # chapter 3, which shows Adam
     namespace = imported_names(code_cells(notebook))
     for cell in notebook.cells:  # first every shown output as fresh as the package ...
         if cell.cell_type == "code" and "show_source(" in cell.source:

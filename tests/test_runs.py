@@ -188,7 +188,7 @@ def test_an_edited_layer_retrains_and_a_docstring_edit_does_not(gray, tmp_path, 
 ])
 def test_an_edited_optimizer_formula_changes_what_trains(tmp_path, sample_dir, optimizer, old, new):
     """Training calls optim's own update (through cifar_mlp.fast, on slices): a student
-    who edits the formula chapter 2 shows gets a retrain whose numbers follow the edit."""
+    who edits the formula chapter 3 shows gets a retrain whose numbers follow the edit."""
     recipe = replace(RECIPE, optimizer=optimizer, lr=0.01 if optimizer == "sgd" else 1e-3)
     as_shown = edited_package(tmp_path / "a", "optim", old, old)
     edited = edited_package(tmp_path / "b", "optim", old, new)

@@ -1,9 +1,12 @@
-"""Chapter 2's figures: activations and gradients at initialization, losses, gradient checks."""
+"""Chapter 2's figures: activations and gradients at initialization, losses, gradient checks,
+under- and overfitting against capacity and data."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from .layout import gridded_with_legends
 
 
 def activation_scales(scales: dict) -> plt.Figure:
@@ -97,44 +100,52 @@ def relative_errors(errors: dict, threshold: float = 1e-7,
     return fig
 
 
-def rate_sweep(curves: dict, bound: float, steps: int, ceiling: float = 10.0,
-               title: str = "Each method's error against its learning rate") -> plt.Figure:
-    """One line per method (``curves``: label -> (learning rates, scores)), both axes on
-    a log scale, each method's best rate marked with a star and the bound 2/L of gradient
-    descent with a dashed vertical line. Scores above ``ceiling`` (diverged runs, whose
-    score is inf) are drawn at the ceiling, as crosses."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]  # told apart without colour
-    for (label, (rates, scores)), (marker, linestyle) in zip(curves.items(),
-                                                             styles * len(curves)):
-        rates, scores = np.asarray(rates, dtype=float), np.asarray(scores, dtype=float)
-        above = scores > ceiling
-        line, = ax.loglog(rates, np.minimum(scores, ceiling), linestyle=linestyle,
-                          marker=marker, markersize=3, label=label)
-        ax.plot(rates[above], np.full(above.sum(), ceiling), "x", color=line.get_color())
-        i = int(np.argmin(scores))
-        ax.plot(rates[i], scores[i], "*", markersize=13, color=line.get_color(),
-                markeredgecolor="black")
-    ax.axvline(bound, color="black", linestyle="--", linewidth=1,
-               label=f"2/L = {bound:.3g}: gradient descent's bound")
-    ax.set(title=title, xlabel="learning rate (log scale)",
-           ylabel=f"error after {steps} steps (log scale)\n"
-                  f"worst of the last 10; diverged: x at the top")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return fig
+def sweep_curves(records: list, key: str, xlabel: str, title: str) -> plt.Figure:
+    """A sweep of :mod:`cifar_mlp.generalization`: accuracy and cross-entropy on the
+    training images (dashed, squares) and on the validation split (solid, circles) against
+    ``key`` of its records ("parameters" or "n_train", log axis); small marks for each
+    seed, a line through the means; the gap between the two means shaded."""
+    xs = sorted({record[key] for record in records})
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 3.9))
+    for ax, measure, ylabel in ((ax_acc, "accuracy", "accuracy"),
+                                (ax_loss, "loss", "cross-entropy")):
+        means = {}
+        for split, style, marker, label in (("train", "--", "s", "training images"),
+                                            ("val", "-", "o", "validation split")):
+            field = f"{split}_{measure}"
+            ax.plot([r[key] for r in records], [r[field] for r in records], marker,
+                    color="tab:orange" if split == "train" else "tab:blue", alpha=0.35,
+                    markersize=4, linestyle="none")
+            means[split] = [np.mean([r[field] for r in records if r[key] == x]) for x in xs]
+            ax.plot(xs, means[split], style, marker=marker,
+                    color="tab:orange" if split == "train" else "tab:blue",
+                    label=f"{label} (mean of the seeds; small marks: each seed)")
+        ax.fill_between(xs, means["train"], means["val"], color="tab:gray", alpha=0.15,
+                        label="the gap between them")
+        ax.set_xscale("log")
+        if key == "n_train":  # a few sizes: label each of them
+            ax.set_xticks(xs, [f"{x:,}" for x in xs])
+            ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax_acc.set_ylim(0, 1.02)  # from 0: the gap's height in the figure is its size
+    ax_acc.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax_acc.set_title("Accuracy")
+    ax_loss.set_title("Cross-entropy")
+    fig.suptitle(title)
+    return gridded_with_legends(fig, (ax_acc, ax_loss))
 
 
-def convergence(curves: dict, title: str, ylabel: str = "error |w - w*| (log scale)"
-                ) -> plt.Figure:
-    """The error step by step, one line per method (``curves``: label -> errors), on a
-    log scale, told apart by line style as well as colour."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for (label, errors), linestyle in zip(curves.items(), ["-", "--", ":", "-."] * len(curves)):
-        ax.semilogy(np.arange(len(errors)), errors, linestyle=linestyle, label=label)
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+def capacity_curves(records: list) -> plt.Figure:
+    """The capacity sweep (:func:`cifar_mlp.generalization.capacity_sweep`): training and
+    validation accuracy and loss against the network's parameters (log axis)."""
+    n_train = records[0]["n_train"]
+    return sweep_curves(records, "parameters", "parameters of the network (log scale)",
+                        f"Wider networks, the same {n_train:,} training images")
+
+
+def data_size_curves(records: list) -> plt.Figure:
+    """The data sweep (:func:`cifar_mlp.generalization.data_size_sweep`): training and
+    validation accuracy and loss against the number of training images (log axis)."""
+    hidden = "-".join(map(str, records[0]["hidden"]))
+    return sweep_curves(records, "n_train", "training images (log scale)",
+                        f"One network (hidden layers {hidden}), more and more training images")

@@ -9,15 +9,14 @@ them all, with their chapter, points, minutes and the functions that answer them
 
 from .base import EXERCISES, CheckFailed
 from .checks_ch1 import channel_means, grayscale, standardization, stratified_split
-from .checks_ch2 import (adam_update, affine_layer, batchnorm_layer, dropout_layer,
-                         momentum_update, relu_layer, softmax_loss)
-from .checks_ch3 import (confusion_matrix, cosine_schedule, early_stopping, linear_softmax,
-                         most_confused, training_epoch)
+from .checks_ch2 import affine_layer, relu_layer, softmax_loss, training_epoch
+from .checks_ch3 import (adam_update, batchnorm_layer, confusion_matrix, cosine_schedule,
+                         dropout_layer, early_stopping, linear_softmax, momentum_update,
+                         most_confused)
 from .checks_ch4 import keras_batchnorm, keras_he_init, keras_l2, keras_twin, permute_first_layer
 
 __all__ = ["EXERCISES", "CheckFailed", "channel_means", "grayscale",
            "standardization", "stratified_split", "relu_layer", "affine_layer", "softmax_loss",
-           "dropout_layer", "momentum_update", "adam_update", "batchnorm_layer",
-           "cosine_schedule", "confusion_matrix", "most_confused", "training_epoch",
-           "early_stopping", "linear_softmax", "keras_l2", "keras_he_init", "keras_batchnorm",
+           "training_epoch", "momentum_update", "adam_update", "batchnorm_layer", "dropout_layer",
+           "cosine_schedule", "confusion_matrix", "most_confused", "early_stopping", "linear_softmax", "keras_l2", "keras_he_init", "keras_batchnorm",
            "keras_twin", "permute_first_layer"]

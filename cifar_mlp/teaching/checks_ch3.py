@@ -1,5 +1,5 @@
-"""Chapter 3's exercises: a schedule, the confusion matrix, one epoch of training, early
-stopping, and the gradient of the simplest classifier."""
+"""Chapter 3's exercises: both optimizers, batch normalization and dropout, a schedule, the
+confusion matrix, early stopping, and the gradient of the simplest classifier."""
 
 import math
 
@@ -7,15 +7,319 @@ import numpy as np
 
 from .. import layers as ref
 from ..data import CLASS_NAMES
-from ..gradcheck import numerical_gradient
+from ..gradcheck import numerical_gradient, numerical_gradient_array
 from ..model import MLP
-from ..optim import SGD
+from ..optim import SGD, Adam
 from ..schedules import cosine
-from ..train import loss_sum_and_correct, train
-from ..train import train_epoch as package_epoch
+from ..train import train
 from .base import (all_close, assert_unchanged, checked_array, checked_shape, compare,
-                   compare_gradient, draw_classes, draw_sizes, exercise, fail, fresh_rng,
-                   unpacked)
+                   compare_gradient, draw_away_from, draw_classes, draw_sizes, exercise, fail,
+                   fresh_rng, unpacked)
+
+
+def _descent(update, settings: dict, rng_seed: int, steps: int = 4):
+    """Run an update formula for a few steps from one random start: the weights after each."""
+    rng = np.random.default_rng(rng_seed)
+    shape = (int(rng.integers(2, 5)), int(rng.integers(3, 6)))
+    w, state, trajectory = rng.standard_normal(shape), None, []
+    for t in range(1, steps + 1):
+        g = np.sign(rng.standard_normal(shape)) * rng.uniform(0.5, 2.0, shape)
+        w, state = update(w, g, state, t, **settings)
+        trajectory.append(np.array(w, dtype=np.float64))
+    return trajectory
+
+
+def _trajectories(mine, expected, label, slips, atol=1e-9):
+    """Weights after each step against the expected ones; a slip is named when its whole
+    trajectory matches (one step alone can match several slips)."""
+    if all(all_close(a, b, 1e-6, atol) for a, b in zip(mine, expected)):
+        return
+    for hint, wrong in slips:
+        if all(all_close(a, b, 1e-6, atol) for a, b in zip(mine, wrong)):
+            fail(f"{label}: {hint}")
+    step = next(i for i, (a, b) in enumerate(zip(mine, expected), 1)
+                if not all_close(a, b, 1e-6, atol))
+    compare(mine[step - 1], expected[step - 1], f"the weights after {label} step {step}",
+             atol=atol)
+
+
+def _momentum_variant(kind: str):
+    def update(w, g, v, t, lr, momentum, nesterov):
+        v = np.zeros_like(w) if v is None else v
+        if kind == "sign":  # velocity accumulates +lr*g and is added: uphill
+            v = momentum * v + lr * g
+            return w + (momentum * v + lr * g if nesterov else v), v
+        if kind == "plain":
+            return w - lr * g, v
+        if kind == "old":
+            w = w + v
+            return w, momentum * v - lr * g
+        if kind == "no_nesterov":
+            v = momentum * v - lr * g
+            return w + v, v
+        if kind == "decay_sign":
+            v = -momentum * v - lr * g
+            return w + (momentum * v - lr * g if nesterov else v), v
+        w, v = w.copy(), v.copy()
+        SGD(lr, momentum, nesterov).update(w, g, v)
+        return w, v
+    return update
+
+
+@exercise(3, "Momentum and Nesterov updates", points=3, minutes=10,
+          teaches="how a velocity accumulates past gradients, and the signs that make it go downhill",
+          answers=("cifar_mlp.optim.SGD", "cifar_mlp.fast.FastSGD"))
+def momentum_update(sgd_momentum):
+    rng = fresh_rng()
+    lr, momentum = float(rng.uniform(0.01, 0.3)), draw_away_from(rng, 0.5, 0.97, 0.9, 0.02)
+    start = int(rng.integers(2**31))
+    for nesterov in (False, True):
+        settings = dict(lr=lr, momentum=momentum, nesterov=nesterov)
+
+        def yours(w, g, v, t, lr, momentum, nesterov):
+            v = np.zeros_like(w) if v is None else v
+            return unpacked(sgd_momentum(np.array(w), np.array(g), np.array(v), lr, momentum,
+                                        nesterov), 2, "sgd_momentum")
+
+        def run(kind, **changed):
+            return _descent(_momentum_variant(kind), {**settings, **changed}, start)
+
+        slips = [("momentum sign error: the step goes up the gradient; with v = momentum*v - "
+                  "lr*g the update is w + v", run("sign")),
+                 ("no momentum: the velocity never enters the update", run("plain")),
+                 ("w moved by the old velocity: update v first, then w", run("old")),
+                 ("the velocity's decay has the wrong sign: v = momentum * v - lr * g",
+                  run("decay_sign")),
+                 (f"the momentum argument ({momentum:.3f}) is not used: 0.9 is written in the "
+                  "code?", run("reference", momentum=0.9))]
+        if nesterov:
+            slips.append(("nesterov=True gives plain momentum: the look-ahead step is "
+                          "w + momentum * v - lr * g (with the new v)", run("no_nesterov")))
+        _trajectories(_descent(yours, settings, start), run("reference"),
+                      "Nesterov" if nesterov else "momentum", slips)
+
+
+ADAM_VARIANTS = ("paper", "abs", "none", "only_v", "only_m", "no_sqrt")
+
+
+def _adam_variant(kind: str):
+    """Adam as the paper writes it (``"paper"``: eps added after the bias correction), or
+    one of the slips a student makes: ``"abs"`` |g| for g², ``"none"`` no bias correction,
+    ``"only_v"``/``"only_m"`` only one moment corrected, ``"no_sqrt"`` no square root."""
+    if kind not in ADAM_VARIANTS:
+        raise ValueError(f"unknown Adam variant {kind!r}: one of {', '.join(ADAM_VARIANTS)}")
+
+    def update(w, g, state, t, lr, beta1, beta2, eps):
+        m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * (np.abs(g) if kind == "abs" else g * g)
+        m_hat = m if kind in ("none", "only_v") else m / (1 - beta1 ** t)
+        v_hat = v if kind in ("none", "only_m") else v / (1 - beta2 ** t)
+        if kind == "no_sqrt":
+            return w - lr * m_hat / (v_hat + eps), (m, v)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps), (m, v)
+    return update
+
+
+def _adam_reference(w, g, state, t, lr, beta1, beta2, eps):
+    m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+    w, m, v = w.copy(), m.copy(), v.copy()
+    adam = Adam(lr, beta1, beta2, eps)
+    adam.t = t
+    adam.update(w, g, m, v)
+    return w, (m, v)
+
+
+@exercise(3, "Adam update", points=4, minutes=15,
+          teaches="per-parameter step sizes from running moments, and why they need bias correction",
+          answers=("cifar_mlp.optim.Adam", "cifar_mlp.fast.FastAdam"))
+def adam_update(adam_update):
+    rng = fresh_rng()
+    settings = dict(lr=float(rng.uniform(1e-3, 1e-2)),
+                    beta1=draw_away_from(rng, 0.7, 0.95, 0.9, 0.02),
+                    beta2=draw_away_from(rng, 0.95, 0.9995, 0.999, 0.0003), eps=1e-7)
+    start = int(rng.integers(2**31))
+
+    def yours(w, g, state, t, **kw):
+        m, v = (np.zeros_like(w), np.zeros_like(w)) if state is None else state
+        w, m, v = unpacked(adam_update(np.array(w), np.array(g), np.array(m), np.array(v), t,
+                                      **kw), 3, "adam_update")
+        return w, (m, v)
+
+    mine = _descent(yours, settings, start)
+    for step, a in enumerate(mine, 1):
+        if not np.all(np.isfinite(a)):
+            fail(f"step {step} gives NaN or infinite weights: a square root of a negative "
+                  "number (v must average the squared gradient g*g, which is never negative) "
+                  "or a division by zero (t counts steps from 1: with t = 0, 1 - beta**t is 0)")
+    slips = [("Adam without bias correction: divide m by (1 - beta1**t) and v by "
+              "(1 - beta2**t); without it the early steps are too large, not too small: at "
+              "t = 1, m / sqrt(v) = (1 - beta1) g / (sqrt(1 - beta2) |g|), about 3.2 times "
+              "the corrected step for the usual betas", "none"),
+             ("only m is bias-corrected: v needs its correction (1 - beta2**t) too", "only_m"),
+             ("only v is bias-corrected: m needs its correction (1 - beta1**t) too", "only_v"),
+             ("v must average the squared gradient g*g", "abs"),
+             ("divided by v instead of sqrt(v)", "no_sqrt")]
+    slips = [(hint, _descent(_adam_variant(kind), settings, start)) for hint, kind in slips]
+    # The paper adds eps after the bias correction, Keras (and optim.Adam) before it; the two
+    # differ by up to about 1e-8 in these weights, more than rounding: both are right, and
+    # hard-coded betas are named in either form.
+    defaults = {**settings, "beta1": 0.9, "beta2": 0.999}
+    fixed_betas = (f"the beta arguments ({settings['beta1']:.3f}, {settings['beta2']:.4f}) are "
+                   "not used: 0.9 and 0.999 are written in the code?")
+    slips += [(fixed_betas, _descent(_adam_reference, defaults, start)),
+              (fixed_betas, _descent(_adam_variant("paper"), defaults, start))]
+    paper = _descent(_adam_variant("paper"), settings, start)
+    if all(all_close(a, b, 1e-6, 1e-8) for a, b in zip(mine, paper)):
+        return
+    _trajectories(mine, _descent(_adam_reference, settings, start), "Adam", slips, atol=1e-8)
+
+
+@exercise(3, "Batch normalization layer", points=6, minutes=30,
+          teaches="the hardest backward pass of the chapter: every output depends on every "
+                  "input of the batch through its mean and variance",
+          answers=("cifar_mlp.layers.batchnorm_forward", "cifar_mlp.layers.batchnorm_backward",
+                   "cifar_mlp.model.MLP.normalize"))
+def batchnorm_layer(batchnorm_forward, batchnorm_backward):
+    rng = fresh_rng()
+    n, d = draw_sizes(rng, (6, 16), (3, 8))
+    x = rng.standard_normal((n, d)) * rng.uniform(0.05, 3, d) + rng.uniform(-2, 2, d)
+    gamma, beta = rng.standard_normal(d), rng.standard_normal(d)
+    dout, eps = rng.standard_normal((n, d)), float(10 ** rng.uniform(-2.5, -0.5))
+    before = x.copy()
+    out, cache = unpacked(batchnorm_forward(x, gamma.copy(), beta.copy(), eps), 2,
+                         "batchnorm_forward")
+    assert_unchanged([before], [x], "the input x")
+    centered = x - x.mean(axis=0)
+    var = centered.var(axis=0)
+    x_hat = centered / np.sqrt(var + eps)
+    rows = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    compare(out, gamma * x_hat + beta, "batchnorm_forward's output", slips=[
+        (f"the eps argument ({eps:.2g}) is not used: 1e-3 is written in the code?",
+         gamma * centered / np.sqrt(var + 1e-3) + beta),
+        ("wrong variance: divide by N (the biased variance, np.var's default), not N - 1",
+         gamma * centered / np.sqrt(x.var(axis=0, ddof=1) + eps) + beta),
+        ("eps added outside the square root: use sqrt(var + eps)",
+         gamma * centered / (np.sqrt(var) + eps) + beta),
+        ("normalized with the variance where the standard deviation belongs: "
+         "x_hat = (x - mean) / sqrt(var + eps)", gamma * centered / (var + eps) + beta),
+        ("normalized over the wrong axis: the mean and variance are per feature, over the "
+         "batch (axis 0)", gamma * rows + beta),
+        ("gamma and beta are swapped: out = gamma * x_hat + beta", beta * x_hat + gamma),
+        ("the mean is not subtracted", gamma * x / np.sqrt(var + eps) + beta)])
+    dx, dgamma, dbeta = unpacked(batchnorm_backward(dout.copy(), cache), 3, "batchnorm_backward")
+    scale = gamma / np.sqrt(var + eps)
+    mean_dout, mean_dx_hat = dout.mean(axis=0), (dout * x_hat).mean(axis=0)
+
+    def forward():
+        return batchnorm_forward(x, gamma, beta, eps)[0]
+
+    compare_gradient(dbeta, numerical_gradient_array(forward, beta, dout), "dbeta", [
+        ("divided by the batch size: dbeta is the sum of dout over the batch", mean_dout)])
+    compare_gradient(dgamma, numerical_gradient_array(forward, gamma, dout), "dgamma", [
+        ("dgamma is sum(dout * x_hat), with the normalized input x_hat", (dout * x).sum(axis=0)),
+        ("dgamma is sum(dout * x_hat), not sum(dout)", dout.sum(axis=0)),
+        ("divided by the batch size: dgamma is a sum over the batch", mean_dx_hat)])
+    compare_gradient(dx, numerical_gradient_array(forward, x, dout), "dx", [
+        ("the batch mean and variance are treated as constants (dx = gamma * dout / sigma): "
+         "every output depends on every input of the batch through them", scale * dout),
+        ("forgot the mean term: subtract mean(dout), the gradient through the batch mean",
+         scale * (dout - x_hat * mean_dx_hat)),
+        ("forgot the variance term: subtract x_hat * mean(dout * x_hat), the gradient "
+         "through the batch variance", scale * (dout - mean_dout)),
+        ("forgot gamma: dx = gamma / sigma * (...)", scale / gamma * (
+            dout - mean_dout - x_hat * mean_dx_hat)),
+        ("the variance term has the wrong sign",
+         scale * (dout - mean_dout + x_hat * mean_dx_hat))])
+
+
+def _dropout_rate(rng) -> float:
+    """A rate well away from 0.5, so that the rate and the keep probability differ."""
+    return float(rng.uniform(0.1, 0.35) if rng.random() < 0.5 else rng.uniform(0.65, 0.8))
+
+
+def _independent(kept: np.ndarray, keep: float) -> None:
+    """Each unit of each example must be dropped on its own draw: the spread of the kept
+    counts per example and per unit is what independent draws give (binomial)."""
+    n, d = kept.shape
+    if np.all(kept == kept[0]):
+        fail("every example of the batch drops the same units (one mask shared by the whole "
+              "batch): draw one random number per element, rng.random(x.shape)")
+    if np.all(kept == kept[:, :1]):
+        fail("each example is dropped or kept whole (one random number per row): draw one "
+              "random number per element, rng.random(x.shape)")
+    for axis, what, count in ((1, "example", d), (0, "unit", n)):
+        spread = kept.sum(axis=axis).var() / (count * keep * (1 - keep))
+        if spread > 2.0:
+            fail(f"the units are not dropped independently: the number kept per {what} varies "
+                  f"{spread:.1f} times as much as independent draws would make it vary")
+        if spread < 0.4:
+            fail(f"the mask is too regular to be random: the number kept per {what} varies "
+                  f"{spread:.2f} times as much as independent draws would (a fixed pattern?)")
+
+
+@exercise(3, "Dropout layer", points=3, minutes=10,
+          teaches="inverted dropout: independent random masks, the 1/(1 - rate) scaling, the "
+                  "same mask in the backward pass, and the identity at inference",
+          answers=("cifar_mlp.layers.dropout_forward", "cifar_mlp.layers.dropout_backward"))
+def dropout_layer(dropout_forward, dropout_backward):
+    rng = fresh_rng()
+    rate = _dropout_rate(rng)
+    keep = 1 - rate
+    shape = (int(rng.integers(300, 500)), int(rng.integers(200, 300)))
+    x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)  # no zeros
+    seed = int(rng.integers(2**31))
+    before = x.copy()
+    out, mask = unpacked(dropout_forward(x, rate, True, np.random.default_rng(seed)), 2,
+                        "dropout_forward")
+    assert_unchanged([before], [x], "the input x")
+    out = checked_shape(out, shape, "dropout_forward's output")
+    kept = out != 0
+    _independent(kept, keep)
+    fraction, tolerance = float(kept.mean()), 6 * math.sqrt(rate * keep / x.size)
+    if abs(fraction - rate) < tolerance:
+        fail(f"{1 - fraction:.1%} of the units were dropped with rate {rate:.2f}: the rate is "
+              "the probability of dropping a unit; keep each with probability 1 - rate")
+    if abs(fraction - keep) > tolerance:
+        fail(f"{1 - fraction:.1%} of the units were dropped, expected about {rate:.1%} "
+              f"(rate={rate:.2f})")
+    scale = out[kept] / x[kept]
+    for hint, value in (
+            ("not scaled by 1/keep = 1/(1 - rate) (inverted dropout): without it the expected "
+             "output is (1 - rate) * x, smaller than the input, and inference (no dropout) "
+             "would see other scales than training", 1.0),
+            ("scaled by 1/rate instead of 1/(1 - rate)", 1 / rate),
+            ("multiplied by the keep probability 1 - rate: divide by it instead", keep)):
+        if np.allclose(scale, value):
+            fail(f"the kept units are {hint}")
+    compare(scale, np.full(scale.shape, 1 / keep),
+             "the kept units' scale (out / x; 1/(1 - rate) keeps the expected output equal to x)")
+
+    dout = rng.standard_normal(shape)
+    dx = checked_array(dropout_backward(dout.copy(), mask), "dropout_backward's dx")
+    if dx.shape == shape and not np.array_equal(dx != 0, kept) and not all_close(dx, dout):
+        fail("dropout_backward's dx is not zero exactly where the forward pass dropped units: "
+              "the backward pass must use the mask the forward pass returned, not a new one")
+    compare(dx, dout * kept / keep, "dropout_backward's dx", slips=[
+        ("the backward pass ignores the mask: dx = dout * mask", dout),
+        ("the backward pass is not scaled by 1/(1 - rate) like the forward pass", dout * kept)])
+
+    small = x[:20, :30]
+    first, second, third = (np.asarray(dropout_forward(small, rate, True,
+                                                       np.random.default_rng(s))[0])
+                            for s in (seed, seed, seed + 1))
+    if not np.array_equal(first, second):
+        fail("two calls with identically seeded generators gave different masks: draw the "
+              "mask from the rng argument (rng.random(x.shape)), not from np.random")
+    if np.array_equal(first, third):
+        fail("generators with different seeds gave the same mask: draw the mask from the rng "
+              "argument, not from a generator of your own")
+    for training, rate_used, what in ((False, rate, "with training=False (inference)"),
+                                      (True, 0.0, "with rate=0")):
+        same, _ = unpacked(dropout_forward(x * 2.5, rate_used, training,
+                                          np.random.default_rng(seed)), 2, "dropout_forward")
+        if not all_close(same, x * 2.5):
+            fail(f"dropout changes its input {what}: it must return x unchanged")
 
 
 @exercise(3, "A cosine learning-rate schedule", points=2, minutes=5,
@@ -124,171 +428,6 @@ def most_confused(most_confused):
         fail("the order in each triple is (true class, predicted class): row, then column")
     fail(f"expected {expected}, got {yours}: the k largest entries off the diagonal, "
           "largest first")
-
-
-def _epoch_task(rng):
-    """One epoch's task: the settings of a small network with batch normalization and an
-    L2 penalty, of its optimizer, and minibatches whose last one is smaller than the
-    others (so that a mean of the batches' means is not the mean over the examples)."""
-    features, hidden, classes = draw_sizes(rng, (6, 14), (16, 32), (3, 7))
-    size, full = int(rng.integers(6, 13)), int(rng.integers(3, 6))
-    n = size * full + int(rng.integers(2, size))  # the last batch: 2 to size - 1 examples
-    x = rng.standard_normal((n, features))
-    y = np.argmax(x @ rng.standard_normal((features, classes))
-                  + rng.standard_normal((n, classes)), axis=1)
-    batches = [(x[i:i + size], y[i:i + size]) for i in range(0, n, size)]
-    model = dict(layer_sizes=[features, hidden, classes], batchnorm=True,
-                 l2=float(rng.uniform(1e-3, 1e-2)), seed=int(rng.integers(2**31)),
-                 dtype=np.float64)
-    return model, dict(lr=float(rng.uniform(0.05, 0.3)), momentum=0.9), batches
-
-
-def _fresh(task):
-    """A new model and optimizer of ``task`` (the same ones at every call), and a copy of
-    its batches."""
-    model, optimizer, batches = task
-    return MLP(**model), SGD(**optimizer), [(x.copy(), y.copy()) for x, y in batches]
-
-
-def _epoch_with(task, measure="own", step="each"):
-    """One epoch as a loop with a slip runs it: the model after it, and per batch its size,
-    summed plain cross-entropy, number of correct predictions, ``model.loss``'s loss and
-    the L2 penalty of the weights once the batch is done.
-    ``measure``: the logits scored, "own" (the batch's own forward pass, as
-    :func:`~cifar_mlp.train.train_epoch`), "before" (``model.forward``, inference mode,
-    before the update), "after" (the same, after it) or "again" (``model.loss`` once more,
-    after it); ``step``: "each" batch or "once", after the loop."""
-    model, optimizer, batches = _fresh(task)
-    records = []
-    for x, y in batches:
-        loss, grads, logits = model.loss(x, y, return_logits=True)
-        if measure == "before":
-            logits = model.forward(x)
-        if step == "each":
-            optimizer.step(model.params, grads)
-        if measure == "after":
-            logits = model.forward(x)
-        elif measure == "again":  # and its loss is the second pass's
-            loss, _, logits = model.loss(x, y, return_logits=True)
-        records.append((len(y), *loss_sum_and_correct(ref.log_softmax(logits), y), loss,
-                        model.l2_penalty()))
-    if step == "once":
-        optimizer.step(model.params, grads)
-    return model, np.array(records, np.float64).T
-
-
-AFTER_THE_UPDATE = ("measured after the update, by a second forward pass: score the logits "
-                    "of the batch's own pass, model.loss(x_batch, y_batch, "
-                    "return_logits=True), taken before optimizer.step")
-INFERENCE_MODE = ("measured by model.forward, a second forward pass in inference mode (batch "
-                  "norm with its running statistics): score the logits that "
-                  "model.loss(x_batch, y_batch, return_logits=True) returns")
-BY_BATCHES = "divided by the number of batches: divide by the number of examples"
-MEAN_OF_MEANS = ("the mean of the batches' means: the last batch is smaller, so it must weigh "
-                 "less; add up each batch's sum (its mean times its size) and divide by the "
-                 "number of examples")
-
-
-def _epoch_slips(task):
-    """The named slips of one epoch on ``task``: {what: [(hint, wrong value)]}."""
-    measured = {measure: _epoch_with(task, measure) for measure in ("own", "before", "after",
-                                                                     "again")}
-    sizes, ce, correct, with_l2, penalty_after = measured["own"][1]
-    n = sizes.sum()
-    loss, accuracy = ce.sum() / n, correct.sum() / n
-    initial, _, _ = _fresh(task)
-    return {
-        "params": [
-            ("the parameters did not change: after each batch's loss and gradients, call "
-             "optimizer.step(model.params, grads)", initial.params),
-            ("one step in all, after the loop: call optimizer.step once per batch, inside "
-             "the loop", _epoch_with(task, step="once")[0].params)],
-        "bn_state": [
-            ("the running statistics moved twice per batch: a second forward pass in "
-             "training mode (model.loss again, after the update); score the logits of the "
-             "batch's own pass instead", measured["again"][0].bn_state)],
-        "loss": [
-            (MEAN_OF_MEANS, np.mean(ce / sizes)),
-            ("it includes the L2 penalty: the loss model.loss returns adds l2 * sum(W**2); "
-             "report the plain cross-entropy, computed from the logits (log_softmax), as "
-             "evaluate does", (with_l2 * sizes).sum() / n),
-            ("the mean of model.loss's losses, two slips: it includes the L2 penalty (report "
-             "the plain cross-entropy, computed from the logits) and it averages the batches' "
-             "means (the last batch is smaller: weigh each batch by its size)",
-             np.mean(with_l2)),
-            ("the L2 penalty is taken off after the update, when model.l2_penalty() is that "
-             "of the new weights: compute the plain cross-entropy from the logits instead",
-             ((with_l2 - penalty_after) * sizes).sum() / n),
-            ("a sum, not a mean: divide by the number of examples", ce.sum()),
-            (BY_BATCHES, ce.sum() / len(sizes)),
-            ("a sum of the batches' means, not a mean over the examples: add up each batch's "
-             "sum and divide by the number of examples", (ce / sizes).sum()),
-            ("a sum of model.loss's losses: report the mean plain cross-entropy over the "
-             "examples (without the L2 penalty)", with_l2.sum()),
-            (AFTER_THE_UPDATE, measured["after"][1][1].sum() / n),
-            (AFTER_THE_UPDATE, measured["again"][1][1].sum() / n),
-            (AFTER_THE_UPDATE + "; and report the plain cross-entropy, without the L2 penalty",
-             (measured["again"][1][3] * sizes).sum() / n),
-            (INFERENCE_MODE, measured["before"][1][1].sum() / n),
-            ("it is the accuracy: return (mean loss, accuracy), in that order", accuracy)],
-        "accuracy": [
-            (MEAN_OF_MEANS, np.mean(correct / sizes)),
-            ("a count, not a fraction: divide the number of correct predictions by the "
-             "number of examples", correct.sum()),
-            (BY_BATCHES, correct.sum() / len(sizes)),
-            ("a percentage: return the fraction of correct predictions, between 0 and 1",
-             100 * accuracy),
-            (AFTER_THE_UPDATE, measured["after"][1][2].sum() / n),
-            (AFTER_THE_UPDATE, measured["again"][1][2].sum() / n),
-            (INFERENCE_MODE, measured["before"][1][2].sum() / n),
-            ("it is the loss: return (mean loss, accuracy), in that order", loss)]}
-
-
-def _named_apart(expected: dict, slips: dict) -> bool:
-    """Whether every slip's value differs from the right one and from those of the other
-    slips (else another draw: a slip must fail, and by its own name)."""
-    def differ(a, b):
-        if isinstance(a, dict):
-            return any(not all_close(a[name], b[name]) for name in a)
-        return not all_close(a, b)
-
-    return all(differ(expected[what], wrong)
-               and all(differ(wrong, other) for other_hint, other in pairs if other_hint != hint)
-               for what, pairs in slips.items() for hint, wrong in pairs)
-
-
-@exercise(3, "One epoch of minibatch training", points=3, minutes=15,
-          teaches="the loop inside every epoch: a loss, its gradients and one step per "
-                  "minibatch, and the epoch's mean loss and accuracy over the examples, "
-                  "not over the batches",
-          answers=("cifar_mlp.train.train_epoch",))
-def training_epoch(train_epoch):
-    rng = fresh_rng()
-    for _ in range(100):  # a task on which every slip gives a value of its own
-        task = _epoch_task(rng)
-        model, optimizer, batches = _fresh(task)
-        loss, accuracy = package_epoch(model, optimizer, batches)
-        expected = {"loss": loss, "accuracy": accuracy, "params": model.params,
-                    "bn_state": model.bn_state}
-        slips = _epoch_slips(task)
-        if _named_apart(expected, slips):
-            break
-    model, optimizer, batches = _fresh(task)
-    sizes = [len(y) for _, y in batches]
-    result = unpacked(train_epoch(model, optimizer, batches), 2, "train_epoch")
-    epoch = (f" after an epoch of {len(batches)} batches ({len(batches) - 1} of {sizes[0]} "
-             f"examples, the last of {sizes[-1]})")
-    for store in ("params", "bn_state"):
-        for name, value in expected[store].items():
-            compare(getattr(model, store)[name], value, f"the model's {store}[{name!r}]{epoch}",
-                    slips=[(hint, wrong[name]) for hint, wrong in slips[store]])
-    for value, what in zip(result, ("loss", "accuracy")):
-        label = {"loss": "the returned mean loss", "accuracy": "the returned accuracy"}[what]
-        yours = checked_array(value, label)
-        if yours.shape != ():
-            fail(f"{label} has shape {yours.shape}: it must be one number, over the epoch's "
-                  "examples")
-        compare(yours, expected[what], label + epoch, slips=slips[what])
 
 
 def _early_stopping_task(seed: int):
