@@ -15,10 +15,11 @@ the book's own training path):
     coarse = random_search(proxy, prepared, space, n_trials=12, n_train=4000, seed=0)
     fine = random_search(proxy, prepared, narrow(space, coarse, top=3), n_trials=8,
                          n_train=4000, seed=len(coarse))
-    contenders = finalists(coarse + fine, space, top=3)
-    confirmation = confirm(proxy, prepared, contenders, seeds=new_seeds(coarse + fine, 2),
+    contenders = {**finalists(coarse + fine, space, top=2),
+                  "current": settings(RECIPES["best"], space)}
+    confirmation = confirm(proxy, prepared, contenders, seeds=new_seeds(coarse + fine, 3),
                            n_train=4000)
-    judged = judge(confirmation, reference=next(iter(contenders)))
+    judged = judge(confirmation, reference="current")
 
 Why random, and why on a log scale: when only a few of the settings matter, a grid of
 n points a side tries only n values of each, while n*n random trials try n*n different
@@ -31,13 +32,15 @@ Why the winner needs a second look: every trial's accuracy is its configuration'
 mean plus seed noise, and the best of n trials is picked *because* its noise was lucky.
 With a seed spread ``std`` it lands on average up to :func:`expected_maximum` (n) * ``std``
 above its own mean (exactly that when all n are equally good). So the few best
-configurations are trained again with seeds no trial used (:func:`confirm`), and compared
-with the search's winner (:func:`judge`). That is k - 1 comparisons for k contenders, and
-the chance that one of them crosses a 95% band by luck alone grows with k; a Bonferroni
-correction keeps it at most 5%: each band at the level 1 - 0.05 / (k - 1)
-(:func:`corrected_level`), wider than one comparison's. The confirmation reuses the
-validation split, so it removes the luck of the seeds, not that of the images; the test
-set is not touched.
+configurations, and the one they would replace, are trained again with seeds no trial
+used (:func:`confirm`), and each is compared with the reference, the one they would
+replace (:func:`judge`). That is k - 1 comparisons for k contenders, and the chance that
+one of them crosses a 95% band by luck alone grows with k, up to (k - 1) * 5%; a
+Bonferroni correction keeps it at most 5%: each band at the level 1 - 0.05 / (k - 1)
+(:func:`corrected_level`), wider than one comparison's. The finalists were chosen on
+other seeds, so their new scores carry no selection. The confirmation reuses the
+validation split, though: it removes the luck of the seeds, not that of the images; the
+test set is not touched.
 
 Nothing here is saved or reloaded, and no training module imports this one.
 """
@@ -45,6 +48,7 @@ Nothing here is saved or reloaded, and no training module imports this one.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import fields, replace
 
 import numpy as np
@@ -54,6 +58,7 @@ from . import report
 from .experiments import Recipe
 from .generalization import check_sizes, fit_and_score, subset_order
 from .preprocess import Prepared
+from .safety import TrainingDiverged
 
 KINDS = ("log", "uniform", "choice")
 # Recipe fields a search does not draw: the search sets the seed; names are labels.
@@ -120,12 +125,26 @@ def check_settings(space: dict) -> None:
                              f"expected one of {sorted(settings)}")
 
 
+def scored_trial(recipe: Recipe, prepared: Prepared, indices) -> dict:
+    """:func:`~cifar_mlp.generalization.fit_and_score`'s record, with ``diverged`` False;
+    for a run whose loss blew up (:class:`~cifar_mlp.safety.TrainingDiverged`, as the top
+    of a learning-rate range may), a record with ``diverged`` True, the ``epochs`` it
+    reached and NaN accuracies: a search notes the failure and goes on."""
+    clock = time.perf_counter()
+    try:
+        return {**fit_and_score(recipe, prepared, indices), "diverged": False}
+    except TrainingDiverged as error:
+        return {"hidden": tuple(recipe.hidden), "n_train": len(indices), "seed": recipe.seed,
+                "epochs": error.epoch, "diverged": True, "train_accuracy": math.nan,
+                "val_accuracy": math.nan, "seconds": time.perf_counter() - clock}
+
+
 def random_search(recipe: Recipe, prepared: Prepared, space: dict, *, n_trials: int,
                   n_train: int, seed: int = 0, subset_seed: int = 0) -> list:
     """One record per trial: ``recipe`` with a configuration drawn from ``space``
     (:func:`sample`, from ``seed``) trained on the first ``n_train`` images of
     :func:`~cifar_mlp.generalization.subset_order` (the same for every trial) and scored
-    by :func:`~cifar_mlp.generalization.fit_and_score`; the record adds the configuration.
+    (:func:`scored_trial`); the record adds the configuration.
     Trial i trains with seed ``seed + i``, its own initialization and minibatches: a
     second round with ``seed`` = the number of trials before it shares no seed with them."""
     check_space(space)
@@ -134,14 +153,15 @@ def random_search(recipe: Recipe, prepared: Prepared, space: dict, *, n_trials: 
     (n_train,) = check_sizes([n_train], len(prepared.y_train))
     indices = subset_order(prepared.y_train, subset_seed)[:n_train]
     configurations = sample(space, n_trials, np.random.default_rng(seed))
-    return [{**fit_and_score(replace(recipe, seed=seed + i, **configuration), prepared, indices),
+    return [{**scored_trial(replace(recipe, seed=seed + i, **configuration), prepared, indices),
              **configuration}
             for i, configuration in enumerate(configurations)]
 
 
 def ranked(records: list) -> list:
-    """The records, best validation accuracy first."""
-    return sorted(records, key=lambda record: record["val_accuracy"], reverse=True)
+    """The records of the trials that did not diverge, best validation accuracy first."""
+    return sorted((record for record in records if not record["diverged"]),
+                  key=lambda record: record["val_accuracy"], reverse=True)
 
 
 def narrow(space: dict, records: list, top: int, margin: float = 0.1) -> dict:
@@ -152,11 +172,11 @@ def narrow(space: dict, records: list, top: int, margin: float = 0.1) -> dict:
     stays as it was: a few trials say little about which of its values is best."""
     check_space(space)
     top = check_count(top, "top")
-    if top > len(records):
-        raise ValueError(f"top: {top} trials asked for, but there are only {len(records)}")
+    best = ranked(records)[:top]
+    if len(best) < top:
+        raise ValueError(f"top: {top} trials asked for, but only {len(best)} did not diverge")
     if not margin >= 0:
         raise ValueError(f"margin: expected a share of the range of at least 0, got {margin!r}")
-    best = ranked(records)[:top]
     finer = {}
     for name, spec in space.items():
         if spec[0] == "choice":
@@ -181,6 +201,18 @@ def describe(configuration: dict) -> str:
                      for name, value in configuration.items())
 
 
+def table(records: list, space: dict) -> str:
+    """The trials as a Markdown table (:func:`cifar_mlp.report.table`), best first and
+    the diverged ones last: each searched setting, the validation accuracy, the seconds."""
+    diverged = [record for record in records if record["diverged"]]
+    rows = [[f"{record[name]:.3g}" if isinstance(record[name], float) else record[name]
+             for name in space]
+            + ["diverged" if record["diverged"] else f"{record['val_accuracy']:.1%}",
+               f"{record['seconds']:.1f}"]
+            for record in ranked(records) + diverged]
+    return report.table([*space, "validation accuracy", "seconds"], rows)
+
+
 def settings(recipe: Recipe, space: dict) -> dict:
     """The configuration ``recipe`` itself has, for the names of ``space``: the recipe as
     a contender beside the search's finalists."""
@@ -190,10 +222,15 @@ def settings(recipe: Recipe, space: dict) -> dict:
 def finalists(records: list, space: dict, top: int) -> dict:
     """The configurations of the ``top`` trials with the best validation accuracy, best
     first, each labelled by :func:`describe`: the contenders :func:`confirm` retrains."""
-    top = check_count(top, "top")
-    return {describe(configuration): configuration
-            for configuration in ({name: record[name] for name in space}
-                                  for record in ranked(records)[:top])}
+    best = ranked(records)[:check_count(top, "top")]
+    labelled = {}
+    for record in best:
+        configuration = {name: record[name] for name in space}
+        labelled[describe(configuration)] = configuration
+    if len(labelled) < len(best):
+        raise ValueError("finalists: two of the best trials read alike to two digits; "
+                         "keep the better one and take the next")
+    return labelled
 
 
 def new_seeds(records: list, n: int) -> list:
@@ -207,8 +244,8 @@ def confirm(recipe: Recipe, prepared: Prepared, contenders: dict, *, seeds, n_tr
     """One record per contender and seed: ``recipe`` with the contender's configuration
     (``contenders``: label -> configuration) trained on the same images as the search
     (:func:`random_search` with ``n_train`` and ``subset_seed``) with each of ``seeds``,
-    which should be seeds no trial used (:func:`new_seeds`). The record adds ``label``
-    and the configuration."""
+    which should be seeds no trial used (:func:`new_seeds`); scored as a trial
+    (:func:`scored_trial`). The record adds ``label`` and the configuration."""
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"seeds: a noise band needs at least two seeds, got {seeds!r}")
@@ -216,8 +253,8 @@ def confirm(recipe: Recipe, prepared: Prepared, contenders: dict, *, seeds, n_tr
         check_settings(configuration)
     (n_train,) = check_sizes([n_train], len(prepared.y_train))
     indices = subset_order(prepared.y_train, subset_seed)[:n_train]
-    return [{"label": label, **fit_and_score(replace(recipe, seed=seed, **configuration),
-                                             prepared, indices), **configuration}
+    return [{"label": label, **scored_trial(replace(recipe, seed=seed, **configuration),
+                                            prepared, indices), **configuration}
             for label, configuration in contenders.items() for seed in seeds]
 
 
@@ -230,9 +267,14 @@ def corrected_level(comparisons: int) -> float:
 
 def judge(records: list, reference: str) -> dict:
     """Every contender of :func:`confirm`'s ``records`` against the one labelled
-    ``reference`` (the search's winner): :func:`cifar_mlp.report.against_reference` on
-    their validation accuracies in points, its band at :func:`corrected_level` for the
-    number of comparisons; adds ``means`` (label -> points), ``level`` and ``comparisons``."""
+    ``reference`` (the setting the others would replace):
+    :func:`cifar_mlp.report.against_reference` on their validation accuracies in points,
+    its band at :func:`corrected_level` for the number of comparisons ("higher": a
+    contender beats the reference beyond the band); adds ``means`` (label -> points),
+    ``level`` and ``comparisons``."""
+    diverged = sorted({record["label"] for record in records if record["diverged"]})
+    if diverged:
+        raise ValueError(f"judge: {diverged} diverged with a new seed: no accuracy to compare")
     points = {}
     for record in records:
         points.setdefault(record["label"], []).append(record["val_accuracy"] * 100)
@@ -248,8 +290,8 @@ def judge(records: list, reference: str) -> dict:
 def expected_maximum(n: int) -> float:
     """The mean of the largest of ``n`` independent standard normal draws (0 for one,
     1/sqrt(pi) for two, 1.54 for ten): in seed spreads, how far the best of n equally
-    good trials lands above their common mean, on average. Trials of better and worse
-    configurations land closer: the winner's luck is at most the largest luck of all n.
+    good trials lands above their common mean, on average. When the configurations
+    differ, the winner's luck is smaller: it is at most the largest luck of all n.
     The largest of n draws has the density n * pdf(x) * cdf(x)**(n - 1); its mean is
     the integral of x times that."""
     n = check_count(n, "n")

@@ -17,6 +17,7 @@ from cifar_mlp import plots, report, search  # noqa: E402
 from cifar_mlp.data import load_sample  # noqa: E402
 from cifar_mlp.experiments import RECIPES  # noqa: E402
 from cifar_mlp.preprocess import Prepared, prepare  # noqa: E402
+from cifar_mlp.safety import TrainingDiverged  # noqa: E402
 
 SPACE = {"lr": ("log", 1e-4, 1e-1), "l2": ("log", 1e-6, 1e-2),
          "dropout": ("uniform", 0.0, 0.5), "batch_size": ("choice", [32, 64, 128])}
@@ -64,7 +65,7 @@ def test_the_draws_are_reproducible_from_the_seed():
     assert draws(seed=3)["lr"] != draws(seed=4)["lr"]
 
 
-TRIALS = [{"lr": lr, "dropout": p, "batch_size": b, "val_accuracy": acc}
+TRIALS = [{"lr": lr, "dropout": p, "batch_size": b, "val_accuracy": acc, "diverged": False}
           for lr, p, b, acc in [(1e-4, 0.0, 32, 0.20), (1e-3, 0.1, 64, 0.45),
                                 (1e-2, 0.2, 128, 0.50), (3e-2, 0.3, 64, 0.40),
                                 (1e-1, 0.5, 32, 0.10)]]
@@ -86,7 +87,8 @@ def test_narrowing_never_widens_a_range():
     assert finer["lr"] == ("log", pytest.approx(1e-5), pytest.approx(1.0))
     rng = np.random.default_rng(0)
     for _ in range(50):
-        records = [{**c, "val_accuracy": rng.random()} for c in search.sample(SPACE, 6, rng)]
+        records = [{**c, "val_accuracy": rng.random(), "diverged": False}
+                   for c in search.sample(SPACE, 6, rng)]
         finer = search.narrow(SPACE, records, top=int(rng.integers(1, 7)))
         for name in ("lr", "l2", "dropout"):
             kind, low, high = SPACE[name]
@@ -115,7 +117,7 @@ def test_the_corrected_band_grows_with_the_number_of_comparisons():
 def test_judging_counts_every_comparison_with_the_reference():
     points = {"winner": [50.0, 51.0], "second": [47.5, 48.5], "third": [45.0, 46.0],
               "fourth": [49.0, 50.0]}
-    records = [{"label": label, "val_accuracy": value / 100}
+    records = [{"label": label, "val_accuracy": value / 100, "diverged": False}
                for label, values in points.items() for value in values]
     judged = search.judge(records, "winner")
     assert judged["comparisons"] == 3
@@ -154,11 +156,14 @@ def tiny_prepared(n_train=120, n_val=30):
 @pytest.fixture
 def fake_fit(monkeypatch):
     """search.fit_and_score replaced by a record that depends on the recipe only (the
-    best learning rate 1e-2), and a list of what it was asked to train."""
+    best learning rate 1e-2; above 0.3 training diverges), and a list of what it was
+    asked to train."""
     calls = []
 
     def fit(recipe, prepared, indices):
         calls.append((recipe, np.array(indices)))
+        if recipe.lr > 0.3:
+            raise TrainingDiverged("the batch loss is nan", epoch=1, step=3, history=None)
         accuracy = 0.5 - 0.1 * (math.log10(recipe.lr) + 2) ** 2
         return {"seed": recipe.seed, "n_train": len(indices), "val_accuracy": accuracy,
                 "train_accuracy": accuracy + 0.1, "seconds": 0.01}
@@ -168,7 +173,7 @@ def fake_fit(monkeypatch):
 
 
 def test_each_trial_trains_its_configuration_with_its_own_seed_on_one_subset(fake_fit):
-    space = {"lr": ("log", 1e-4, 1.0), "batch_size": ("choice", [32, 64])}
+    space = {"lr": ("log", 1e-4, 0.3), "batch_size": ("choice", [32, 64])}
     data = tiny_prepared()
     records = search.random_search(QUICK, data, space, n_trials=5, n_train=40, seed=7)
     assert len(records) == len(fake_fit) == 5
@@ -184,13 +189,44 @@ def test_each_trial_trains_its_configuration_with_its_own_seed_on_one_subset(fak
 
 
 def test_finalists_are_the_best_trials_labelled_by_their_settings(fake_fit):
-    space = {"lr": ("log", 1e-4, 1.0)}
+    space = {"lr": ("log", 1e-4, 0.3)}
     records = search.random_search(QUICK, tiny_prepared(), space, n_trials=8, n_train=40)
     finalists = search.finalists(records, space, top=3)
     best = sorted(records, key=lambda r: -r["val_accuracy"])[:3]
     assert list(finalists.values()) == [{"lr": r["lr"]} for r in best]
     assert list(finalists)[0] == search.describe({"lr": best[0]["lr"]})
     assert search.settings(RECIPES["best"], {"lr": 0, "l2": 0}) == {"lr": 0.05, "l2": 2.5e-4}
+    alike = [{"lr": lr, "val_accuracy": acc, "diverged": False}
+             for lr, acc in [(0.0701, 0.5), (0.0704, 0.4), (0.01, 0.3)]]
+    with pytest.raises(ValueError, match="alike"):
+        search.finalists(alike, space, top=2)
+
+
+def test_a_trial_that_diverges_is_noted_and_left_out_of_the_ranking(fake_fit):
+    space = {"lr": ("log", 1e-3, 10.0)}
+    records = search.random_search(QUICK, tiny_prepared(), space, n_trials=12, n_train=40)
+    diverged = [r for r in records if r["lr"] > 0.3]
+    assert diverged and len(records) == 12  # the search went on
+    assert all(r["diverged"] and math.isnan(r["val_accuracy"]) for r in diverged)
+    assert not any(r["diverged"] for r in records if r["lr"] <= 0.3)
+    finer = search.narrow(space, records, top=len(records) - len(diverged), margin=0.0)
+    assert finer["lr"][2] == pytest.approx(max(r["lr"] for r in records if r["lr"] <= 0.3))
+    with pytest.raises(ValueError, match="diverge"):
+        search.narrow(space, records, top=len(records))
+    assert all(c["lr"] <= 0.3 for c in search.finalists(records, space, top=3).values())
+    confirmation = search.confirm(QUICK, tiny_prepared(), {"ok": {"lr": 0.01}, "no": {"lr": 1.0}},
+                                  seeds=[50, 51], n_train=40)
+    with pytest.raises(ValueError, match="'no'.*diverged"):
+        search.judge(confirmation, "ok")
+    lines = search.table(records, space).splitlines()
+    assert lines[0] == "| lr | validation accuracy | seconds |" and len(lines) == 2 + 12
+    assert "diverged" not in "".join(lines[:-len(diverged)])  # the best first, diverged last
+    best = max((r for r in records if not r["diverged"]), key=lambda r: r["val_accuracy"])
+    assert lines[2] == f"| {best['lr']:.3g} | {best['val_accuracy']:.1%} | {best['seconds']:.1f} |"
+    assert all("diverged" in line for line in lines[-len(diverged):])
+    fig = plots.search_trials({"coarse": records}, space)
+    crosses = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
+    assert sorted(crosses[0].get_xdata()) == sorted(r["lr"] for r in diverged)
 
 
 def test_confirmation_retrains_every_contender_with_every_new_seed(fake_fit):
@@ -259,10 +295,12 @@ def test_the_figure_draws_every_trial_of_every_round_against_every_setting():
     space = {"lr": ("log", 1e-4, 1.0), "dropout": ("uniform", 0.0, 0.5),
              "batch_size": ("choice", [32, 64])}
     rng = np.random.default_rng(0)
-    rounds = {name: [{**c, "val_accuracy": rng.random()} for c in search.sample(space, n, rng)]
+    rounds = {name: [{**c, "val_accuracy": rng.random(), "diverged": False}
+                     for c in search.sample(space, n, rng)]
               for name, n in (("coarse", 6), ("fine", 4))}
     fig = plots.search_trials(rounds, space, reference={"lr": 0.05, "dropout": 0.0,
-                                                        "batch_size": 64})
+                                                        "batch_size": 64},
+                              narrowed=search.narrow(space, rounds["coarse"], top=2))
     assert len(fig.axes) == 3
     ax_lr, ax_dropout, ax_batch = fig.axes
     assert ax_lr.get_xscale() == "log" and ax_dropout.get_xscale() == "linear"
@@ -280,3 +318,6 @@ def test_the_figure_draws_every_trial_of_every_round_against_every_setting():
     assert len(marked) == 1 and marked[0].get_xdata()[0] == best["lr"]
     assert any(line.get_xdata()[0] == 0.05 for line in ax_lr.get_lines()
                if line.get_label().startswith("the book"))
+    (shaded,) = ax_lr.patches  # the narrowed range, from its low to its high end
+    _, low, high = search.narrow(space, rounds["coarse"], top=2)["lr"]
+    assert shaded.get_x() == pytest.approx(low) and shaded.get_width() == pytest.approx(high - low)
