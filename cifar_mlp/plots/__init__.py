@@ -1,5 +1,6 @@
-"""The book's figures, one module per chapter that shows them: each function draws one
-figure and returns it, with a title, labelled axes and, where classes appear, their names.
+"""The book's figures, one module per chapter that shows them (and one for chapter 3's
+hyperparameter search, ch3_search): each function draws one figure and returns it, with a
+title, labelled axes and, where classes appear, their names.
 
     from cifar_mlp import plots
     fig = plots.training_curves({"best recipe": history})
