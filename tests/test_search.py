@@ -17,6 +17,8 @@ from cifar_mlp import plots, report, search  # noqa: E402
 from cifar_mlp.data import load_sample  # noqa: E402
 from cifar_mlp.experiments import RECIPES  # noqa: E402
 from cifar_mlp.preprocess import Prepared, prepare  # noqa: E402
+from cifar_mlp.provenance import TRAINING_MODULES  # noqa: E402
+from cifar_mlp.runs import SCORING_MODULES  # noqa: E402
 from cifar_mlp.safety import TrainingDiverged  # noqa: E402
 
 SPACE = {"lr": ("log", 1e-4, 1e-1), "l2": ("log", 1e-6, 1e-2),
@@ -321,3 +323,9 @@ def test_the_figure_draws_every_trial_of_every_round_against_every_setting():
     (shaded,) = ax_lr.patches  # the narrowed range, from its low to its high end
     _, low, high = search.narrow(space, rounds["coarse"], top=2)["lr"]
     assert shaded.get_x() == pytest.approx(low) and shaded.get_width() == pytest.approx(high - low)
+
+
+def test_no_training_or_scoring_module_imports_the_search():
+    """An edit to the search retrains and rescores nothing."""
+    assert "search" not in TRAINING_MODULES
+    assert "search" not in SCORING_MODULES
