@@ -22,6 +22,8 @@ The reading path: the network and its training, in plain NumPy formulas
                   2/L, each method's best rate, the rates theory predicts (chapter 3)
     schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)
     augment       flips and shifts of the training images, test-time views (chapter 3)
+    search        hyperparameters: log-uniform random search on a cheap proxy, coarse
+                  to fine, a winner judged with a band that counts the trials (chapter 3)
 
 The engine: what makes training fast and safe, calling the formulas above
     fast          the optimizers' updates in place, in one buffer (the same numbers)

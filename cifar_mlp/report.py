@@ -175,12 +175,13 @@ def t_quantile(df: int, level: float = BAND_LEVEL) -> float:
     return float(t.ppf((1 + level) / 2, df))
 
 
-def noise(std: float, n_a: int, n_b: int, df: int) -> float:
+def noise(std: float, n_a: int, n_b: int, df: int, level: float = BAND_LEVEL) -> float:
     """The noise band of the difference of two means, of ``n_a`` and ``n_b`` runs whose
     results spread with standard deviation ``std``, estimated with ``df`` degrees of
-    freedom: a BAND_LEVEL band from Student's t (:func:`t_quantile` standard errors). A
-    smaller difference is within noise."""
-    return t_quantile(df) * std * math.sqrt(1 / n_a + 1 / n_b)
+    freedom: a ``level`` band (BAND_LEVEL unless several comparisons share it, see
+    :func:`cifar_mlp.search.corrected_level`) from Student's t (:func:`t_quantile`
+    standard errors). A smaller difference is within noise."""
+    return t_quantile(df, level) * std * math.sqrt(1 / n_a + 1 / n_b)
 
 
 def binomial_se(accuracy: float, n: int) -> float:
@@ -204,11 +205,11 @@ def verdict(change: float, band: float, higher: str = "higher", lower: str = "lo
 
 
 def against_reference(points: dict, reference: str, higher: str = "higher",
-                      lower: str = "lower") -> dict:
+                      lower: str = "lower", level: float = BAND_LEVEL) -> dict:
     """Several settings, each measured over a few seeds (``points``: label -> values), each
     compared with the setting ``reference``: the ``noise`` band of a difference of two means
-    (:func:`noise` for two means of the fewest seeds any setting has, the seeds' spread
-    pooled over every setting, ``df`` degrees of freedom),
+    (:func:`noise` at ``level`` for two means of the fewest seeds any setting has, the
+    seeds' spread pooled over every setting, ``df`` degrees of freedom),
     and for every other label its ``changes`` (mean minus the reference's mean) and
     ``verdicts`` (:func:`verdict`)."""
     points = {label: np.asarray(values, float) for label, values in points.items()}
@@ -219,7 +220,7 @@ def against_reference(points: dict, reference: str, higher: str = "higher",
         raise ValueError("a noise band needs a setting measured at least twice")
     std = pooled_std([list(values) for values in points.values()])
     sizes = {len(values) for values in points.values()}
-    band = noise(std, min(sizes), min(sizes), df=df)
+    band = noise(std, min(sizes), min(sizes), df=df, level=level)
     changes = {label: float(values.mean() - points[reference].mean())
                for label, values in points.items() if label != reference}
     return {"noise": band, "df": df, "std": std, "changes": changes,

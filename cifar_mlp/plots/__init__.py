@@ -14,6 +14,6 @@ from .ch2_math import (activation_scales, capacity_curves, data_size_curves, gra
 from .ch3_training import (ablation, accuracy_ladder, confusion_matrix, convergence,
                            first_layer_weights, lr_range, per_class_accuracy, predictions_grid,
                            rate_sweep, top3_bars, top3_gallery, training_curves,
-                           training_diagnostics, views_curve)
+                           search_trials, training_diagnostics, views_curve)
 from .ch4_keras import (PART_HATCHES, epoch_split, framework_comparison, parity_curves,
                         rgb_and_shuffled, step_time)
