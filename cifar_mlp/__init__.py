@@ -19,6 +19,8 @@ The reading path: the network and its training, in plain NumPy formulas
     diagnostics   what tells a healthy run from a broken one (chapter 3)
     generalization  under- and overfitting against capacity and against the amount of
                   data: two short sweeps on a subset of the training split (chapter 3)
+    tuning        SGD, momentum and Adam on the real network, each at its own tuned
+                  learning rate, confirmed with new seeds (chapter 3)
     baselines     the most frequent class, k-nearest neighbours (chapter 3)
 
 The engine: what makes training fast and safe, calling the formulas above

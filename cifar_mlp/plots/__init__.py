@@ -15,5 +15,6 @@ from .ch3_training import (ablation, accuracy_ladder, capacity_curves, confusion
                            data_size_curves, first_layer_weights, lr_range, per_class_accuracy,
                            predictions_grid, sweep_curves, top3_bars, top3_gallery,
                            training_curves, training_diagnostics, views_curve)
+from .ch3_optimizers import optimizer_rates
 from .ch4_keras import (PART_HATCHES, epoch_split, framework_comparison, parity_curves,
                         rgb_and_shuffled, step_time)
