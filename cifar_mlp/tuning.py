@@ -6,7 +6,7 @@ method, so each gets its own: a sweep of learning rates per method, a few seeds 
 then the best rate of each method trained again with new seeds, and the methods
 compared against the spread of those seeds:
 
-    records = rate_sweep(recipe, prepared, methods=METHODS, rates=grids, n_train=2000,
+    records = rate_sweep(recipe, prepared, methods=METHODS, rates=grids, n_train=1000,
                          seeds=(0, 1))
     best = tuned(records)          # per method: its best rate, and whether it is at an edge
     confirmed = confirm(recipe, prepared, records, methods=METHODS, seeds=(10, 11, 12))

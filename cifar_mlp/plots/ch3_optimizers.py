@@ -18,22 +18,24 @@ def optimizer_rates(records: list) -> plt.Figure:
     cross for each run that diverged, drawn at the accuracy it counts for (chance)."""
     rows, best = summarize(records), tuned(records)
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    diverged_label = "a run that diverged (counted at chance)"
+    colors = {}
     for (method, choice), (marker, linestyle) in zip(best.items(), STYLES * len(best)):
         mine = [row for row in rows if row["method"] == method]
         line, = ax.plot([row["lr"] for row in mine], [row["val_accuracy"] for row in mine],
                         linestyle=linestyle, marker=marker, markersize=4, label=method)
-        color = line.get_color()
+        colors[method] = line.get_color()
         runs = [r for r in records if r["method"] == method and not r["diverged"]]
-        ax.plot([r["lr"] for r in runs], [r["val_accuracy"] for r in runs], ".", color=color,
-                alpha=0.4)
+        ax.plot([r["lr"] for r in runs], [r["val_accuracy"] for r in runs], ".",
+                color=colors[method], alpha=0.4)
+        ax.plot(choice["lr"], choice["val_accuracy"], "*", markersize=14, color=colors[method],
+                markeredgecolor="black")
+    diverged_label = "a run that diverged (counted at chance)"
+    for method, color in colors.items():  # after the methods, so last in the legend
         failed = [r for r in records if r["method"] == method and r["diverged"]]
         if failed:
             ax.plot([r["lr"] for r in failed], [r["val_accuracy"] for r in failed], "x",
                     color=color, markersize=8, label=diverged_label)
             diverged_label = None  # once in the legend
-        ax.plot(choice["lr"], choice["val_accuracy"], "*", markersize=14, color=color,
-                markeredgecolor="black")
     ax.set_xscale("log")
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set(title=f"Each optimizer across its learning rates, {records[0]['n_train']:,} "
