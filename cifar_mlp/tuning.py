@@ -103,12 +103,13 @@ def check_seeds(seeds, at_least: int = 1) -> list:
 
 def scored_run(recipe: Recipe, prepared: Prepared, indices) -> dict:
     """:func:`~cifar_mlp.generalization.fit_and_score`'s record with ``diverged``: False;
-    or, when training diverged (the loss became NaN or exploded, and :func:`cifar_mlp.
-    train.train` raised :class:`~cifar_mlp.safety.TrainingDiverged`), a record with
-    ``diverged``: True, the epochs completed before it, its ``seconds``, and the
-    validation and training accuracy of chance (one class in ``len(class_names)``):
-    what a network whose weights are NaN scores, and how a failed run counts when the
-    rates are compared."""
+    or, when training diverged (the loss became NaN or exploded, and
+    :func:`~cifar_mlp.train.train` raised :class:`~cifar_mlp.safety.TrainingDiverged`), a
+    record with ``diverged``: True, the epochs completed before it, its ``seconds``, and
+    the validation and training accuracy of chance (one class in ``len(class_names)``).
+    Chance is what a network whose weights have become NaN scores (it gives every image
+    the same class); the guard hands back the best weights so far, but a run that
+    diverged is a rate that failed, and counts as one when the rates are compared."""
     clock = time.perf_counter()
     try:
         return {**fit_and_score(recipe, prepared, indices), "diverged": False}
@@ -207,8 +208,8 @@ def comparisons(confirmed: list) -> list:
     ``second`` and :func:`~cifar_mlp.generalization.contrast` of their validation
     accuracy (``change``, second minus first in points, its ``band``, ``df`` and
     ``verdict``), the seeds' spread pooled over every method. Between methods that do
-    not differ, a band is crossed by chance alone with probability 1 - BAND_LEVEL; with
-    three pairs, three such chances."""
+    not differ, a band is crossed by chance alone with probability 1 -
+    :data:`~cifar_mlp.report.BAND_LEVEL`; with three pairs, three such chances."""
     methods = list(dict.fromkeys(record["method"] for record in confirmed))
     return [{"first": first, "second": second,
              **contrast(confirmed, "method", "val_accuracy", first, second)}
