@@ -20,6 +20,8 @@ The reading path: the network and its training, in plain NumPy formulas
     optim         SGD with momentum (Nesterov) and Adam, per parameter array (chapter 3)
     quadratic     the optimizers on a quadratic of known condition number: the bound
                   2/L, each method's best rate, the rates theory predicts (chapter 3)
+    tuning        SGD, momentum and Adam on the real network, each at its own tuned
+                  learning rate, confirmed with new seeds (chapter 3)
     schedules     learning-rate schedules: cosine, reduce on plateau (chapter 3)
     augment       flips and shifts of the training images, test-time views (chapter 3)
     search        hyperparameters: log-uniform random search on a cheap proxy, coarse

@@ -12,8 +12,8 @@ from .ch1_data import (CHANNEL_COLORS, channel_histograms, class_balance, displa
 from .ch2_math import (activation_scales, capacity_curves, data_size_curves, gradient_norms,
                        loss_curve, loss_curves, relative_errors, sweep_curves)
 from .ch3_training import (ablation, accuracy_ladder, confusion_matrix, convergence,
-                           first_layer_weights, lr_range, per_class_accuracy, predictions_grid,
-                           rate_sweep, top3_bars, top3_gallery, training_curves,
-                           search_trials, training_diagnostics, views_curve)
+                           first_layer_weights, lr_range, optimizer_rates, per_class_accuracy,
+                           predictions_grid, rate_sweep, search_trials, top3_bars, top3_gallery,
+                           training_curves, training_diagnostics, views_curve)
 from .ch4_keras import (PART_HATCHES, epoch_split, framework_comparison, parity_curves,
                         rgb_and_shuffled, step_time)
