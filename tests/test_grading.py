@@ -208,14 +208,15 @@ def grade_planted(root: Path):
     submissions = {
         "alice/02_mlp_math": planted({}),
         "honest_wrong": planted({"affine_layer": replace("x.T @ dout", "dout.T @ x"),
-                                 "batchnorm_layer": replace("x.var(axis=0)", "x.var(axis=0, ddof=1)")},
+                                 "training_epoch": replace("return loss_sum / seen, correct / seen",
+                                                           "return loss_sum / seen, correct")},
                                 extra_cells=["def affine_forward(x, w, b):\n    return x @ w + b, (x, w)"]),
         "redefines_check": planted({"relu_layer": lambda s: append(REDEFINE_CHECK)(WRONG_RELU(s))}),
         "patches_checks": planted({"relu_layer": lambda s: append(PATCH_CHECKS)(WRONG_RELU(s))}),
         "imports_package": planted({
             "affine_layer": lambda _: "from cifar_mlp.layers import affine_forward, affine_backward",
             "relu_layer": lambda _: DELEGATE}),
-        "loops_forever": planted({"dropout_layer": prepend("while True:\n    pass")}),
+        "loops_forever": planted({"training_epoch": prepend("while True:\n    pass")}),
         "vandal": planted({"relu_layer": prepend(vandal([*teacher.glob("*.ipynb"), other]))}),
         "forges_on_every_descriptor": planted({e: lambda _: FORGE_ON_EVERY_DESCRIPTOR
                                                for e in CHAPTER_2_EXERCISES}),
@@ -246,10 +247,10 @@ def test_honest_submissions_are_scored_by_their_answers(graded, tmp_path):
     scores, *_ = graded
     right, wrong = scores["alice/02_mlp_math"], scores["honest_wrong"]
     assert right.total == right.out_of == FULL
-    lost = EXERCISES["affine_layer"].points + EXERCISES["batchnorm_layer"].points
+    lost = EXERCISES["affine_layer"].points + EXERCISES["training_epoch"].points
     assert wrong.total == FULL - lost and wrong.out_of == FULL
     assert "transposed" in messages(wrong)["affine_layer"]  # the extra cell changed nothing
-    assert "wrong variance" in messages(wrong)["batchnorm_layer"]
+    assert "a count" in messages(wrong)["training_epoch"], messages(wrong)["training_epoch"]
     write_csv(list(scores.values()), tmp_path / "scores.csv")
     rows = {row["submission"]: row for row in csv.DictReader((tmp_path / "scores.csv").open())}
     assert rows["honest_wrong"]["affine_layer"] == "0" and rows["honest_wrong"]["relu_layer"] == "2"
