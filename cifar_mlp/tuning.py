@@ -1,6 +1,6 @@
 """SGD, momentum and Adam on the real network, each at its own tuned learning rate (chapter 3).
 
-Chapter 2 compares the optimizers on a quadratic; here they train the seed's colour
+Chapter 3 compares the optimizers on a quadratic first; here they train the seed's colour
 network on CIFAR-10. A method run at another method's best rate says little about the
 method, so each gets its own: a sweep of learning rates per method, a few seeds each,
 then the best rate of each method trained again with new seeds, and the methods
@@ -34,7 +34,7 @@ from .generalization import check_sizes, contrast, fit_and_score, subset_order
 from .preprocess import Prepared
 from .safety import TrainingDiverged
 
-# The three methods of chapter 2, as changes to a recipe. Adam keeps Keras's defaults
+# The three methods of chapter 3, as changes to a recipe. Adam keeps Keras's defaults
 # (beta1 0.9, beta2 0.999): only its learning rate is tuned, as for the other two.
 METHODS = {
     "SGD": {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
