@@ -27,6 +27,7 @@ from . import report
 from .experiments import Recipe
 from .preprocess import Prepared
 from .runs import train_recipe
+from .safety import TrainingDiverged
 from .train import evaluate
 
 # Validation images train() scores after every epoch. It only logs them (the sweeps'
@@ -112,6 +113,21 @@ def fit_and_score(recipe: Recipe, prepared: Prepared, indices) -> dict:
             "val_loss": float(val_loss), "val_accuracy": float(val_accuracy),
             "gap": float(train_accuracy - val_accuracy), "weight_norms": weight_norms(model),
             "seconds": time.perf_counter() - clock}
+
+
+
+def fit_and_score_or_diverged(recipe: Recipe, prepared: Prepared, indices, when_diverged) -> dict:
+    """:func:`fit_and_score`'s record with ``diverged`` False; when training diverges
+    (:class:`~cifar_mlp.safety.TrainingDiverged`: the loss became NaN or exploded), a record
+    of the network and its data with ``diverged`` True, its ``seconds``, and the fields
+    ``when_diverged(error)`` returns (what the caller counts a failed run as), so that one
+    setting too extreme cannot stop a sweep."""
+    clock = time.perf_counter()
+    try:
+        return {**fit_and_score(recipe, prepared, indices), "diverged": False}
+    except TrainingDiverged as error:
+        return {"hidden": tuple(recipe.hidden), "n_train": len(indices), "seed": recipe.seed,
+                **when_diverged(error), "seconds": time.perf_counter() - clock, "diverged": True}
 
 
 def capacity_sweep(recipe: Recipe, prepared: Prepared, *, widths, n_train: int,

@@ -48,7 +48,6 @@ Nothing here is saved or reloaded, and no training module imports this one.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import fields, replace
 
 import numpy as np
@@ -56,9 +55,8 @@ from scipy import integrate, stats
 
 from . import report
 from .experiments import Recipe
-from .generalization import check_sizes, fit_and_score, subset_order
+from .generalization import check_sizes, fit_and_score_or_diverged, subset_order
 from .preprocess import Prepared
-from .safety import TrainingDiverged
 
 KINDS = ("log", "uniform", "choice")
 # Recipe fields a search does not draw: the search sets the seed; names are labels.
@@ -130,13 +128,8 @@ def scored_trial(recipe: Recipe, prepared: Prepared, indices) -> dict:
     for a run whose loss blew up (:class:`~cifar_mlp.safety.TrainingDiverged`, as the top
     of a learning-rate range may), a record with ``diverged`` True, the ``epochs`` it
     reached and NaN accuracies: a search notes the failure and goes on."""
-    clock = time.perf_counter()
-    try:
-        return {**fit_and_score(recipe, prepared, indices), "diverged": False}
-    except TrainingDiverged as error:
-        return {"hidden": tuple(recipe.hidden), "n_train": len(indices), "seed": recipe.seed,
-                "epochs": error.epoch, "diverged": True, "train_accuracy": math.nan,
-                "val_accuracy": math.nan, "seconds": time.perf_counter() - clock}
+    return fit_and_score_or_diverged(recipe, prepared, indices, lambda error: {
+        "epochs": error.epoch, "train_accuracy": math.nan, "val_accuracy": math.nan})
 
 
 def random_search(recipe: Recipe, prepared: Prepared, space: dict, *, n_trials: int,

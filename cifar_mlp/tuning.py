@@ -23,16 +23,14 @@ Nothing here is saved or reloaded, and no training module imports this one.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import fields, replace
 from itertools import combinations
 
 import numpy as np
 
 from .experiments import Recipe
-from .generalization import check_sizes, contrast, fit_and_score, subset_order
+from .generalization import check_sizes, contrast, fit_and_score_or_diverged, subset_order
 from .preprocess import Prepared
-from .safety import TrainingDiverged
 
 # The three methods of chapter 3, as changes to a recipe. Adam keeps Keras's defaults
 # (beta1 0.9, beta2 0.999): only its learning rate is tuned, as for the other two.
@@ -110,15 +108,9 @@ def scored_run(recipe: Recipe, prepared: Prepared, indices) -> dict:
     Chance is what a network whose weights have become NaN scores (it gives every image
     the same class); the guard hands back the best weights so far, but a run that
     diverged is a rate that failed, and counts as one when the rates are compared."""
-    clock = time.perf_counter()
-    try:
-        return {**fit_and_score(recipe, prepared, indices), "diverged": False}
-    except TrainingDiverged as stop:
-        chance = 1 / len(prepared.class_names)
-        return {"hidden": tuple(recipe.hidden), "n_train": len(indices), "seed": recipe.seed,
-                "epochs": stop.history.epochs, "train_accuracy": chance,
-                "val_accuracy": chance, "seconds": time.perf_counter() - clock,
-                "diverged": True}
+    chance = 1 / len(prepared.class_names)
+    return fit_and_score_or_diverged(recipe, prepared, indices, lambda stop: {
+        "epochs": stop.history.epochs, "train_accuracy": chance, "val_accuracy": chance})
 
 
 def rate_sweep(recipe: Recipe, prepared: Prepared, *, methods: dict, rates: dict,

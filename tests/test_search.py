@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cifar_mlp import plots, report, search  # noqa: E402
+from cifar_mlp import generalization, plots, report, search  # noqa: E402
 from cifar_mlp.data import load_sample  # noqa: E402
 from cifar_mlp.experiments import RECIPES  # noqa: E402
 from cifar_mlp.preprocess import Prepared, prepare  # noqa: E402
@@ -170,7 +170,7 @@ def fake_fit(monkeypatch):
         return {"seed": recipe.seed, "n_train": len(indices), "val_accuracy": accuracy,
                 "train_accuracy": accuracy + 0.1, "seconds": 0.01}
 
-    monkeypatch.setattr(search, "fit_and_score", fit)
+    monkeypatch.setattr(generalization, "fit_and_score", fit)
     return calls
 
 

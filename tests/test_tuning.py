@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cifar_mlp import plots, tuning  # noqa: E402
+from cifar_mlp import generalization, plots, tuning  # noqa: E402
 from cifar_mlp.data import load_sample  # noqa: E402
 from cifar_mlp.experiments import RECIPES  # noqa: E402
 from cifar_mlp.generalization import subset_order  # noqa: E402
@@ -63,7 +63,7 @@ class FakeFit:
 
 def faked(monkeypatch, accuracy):
     fake = FakeFit(accuracy)
-    monkeypatch.setattr(tuning, "fit_and_score", fake)
+    monkeypatch.setattr(generalization, "fit_and_score", fake)
     return fake
 
 
