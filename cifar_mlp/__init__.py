@@ -39,8 +39,11 @@ The book's machinery: recipes, runs and the numbers the prose quotes
     provenance    what an output was produced from (code fingerprints, notebook stamps)
     profiles      full, class and smoke runs
     report        the tables, read from results/*.json
-    plots         the figures, one module per chapter; display: prose with computed
-                  numbers, shown code
+    plots         the figures, one module per chapter; display: the numbers the
+                  Markdown asks for, claims, shown code
+    findings      each chapter's bookkeeping: its numbers and the claims its sentences
+                  make, one module per chapter, called from folded cells
+    execution     running a chapter as JupyterLab shows it, its prose's numbers kept
     widgets       the interactive explorer of JupyterLab
     download, files   the official archive and its checksums
 

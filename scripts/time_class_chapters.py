@@ -33,7 +33,7 @@ from cifar_mlp.preprocess import prepare  # noqa: E402
 from cifar_mlp.profiles import PROFILES, load_data  # noqa: E402
 from cifar_mlp.runs import machine, train_recipe  # noqa: E402
 from build_book import cpu_name  # noqa: E402
-from execute_notebooks import run_notebook  # noqa: E402
+from cifar_mlp.execution import run_notebook  # noqa: E402
 
 UNIT_EPOCHS = 3  # epochs of the best recipe timed for the unit (the median is kept)
 

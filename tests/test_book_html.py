@@ -49,11 +49,16 @@ def page(html_dir, name):
     return path.read_text()
 
 
-def test_build_has_no_warnings_about_glue_or_references(book):
+def words(html: str) -> str:
+    """A page's text without its tags (a computed number sits in a span of its own)."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_build_has_no_warnings_about_glue_references_or_computed_numbers(book):
     _, log = book
     problems = [line for line in log.splitlines()
                 if "WARNING" in line and ("glue" in line or "reference" in line or "citation" in line
-                    or "bibtex" in line)]
+                    or "bibtex" in line or "eval" in line)]
     assert problems == []
 
 
@@ -77,7 +82,7 @@ def test_chapter_has_figures_and_no_errors(book, chapter):
 
 def test_computed_numbers_reach_the_prose(book):
     html_dir, _ = book
-    data_chapter = page(html_dir, "notebooks/01_data")
+    data_chapter = words(page(html_dir, "notebooks/01_data"))
     assert re.search(r"So we have\s+50,000\s+training images", data_chapter)
 
 
@@ -98,13 +103,13 @@ def test_no_page_shows_role_syntax_a_placeholder_or_the_code_of_its_prose(book):
     html_dir, _ = book
     for path in [*html_dir.glob("book/*.html"), *html_dir.glob("notebooks/*.html")]:
         html = path.read_text()
-        for raw in ("{glue", "{{", "prose(r"):
+        for raw in ("{glue", "{eval", "{{", "prose(r", "numbers("):
             assert raw not in html, f"{path.name} shows {raw!r}"
 
 
 def test_keras_chapter_states_its_parity_and_accuracy_numbers(book):
     html_dir, _ = book
-    chapter = page(html_dir, "notebooks/04_keras_benchmark")
+    chapter = words(page(html_dir, "notebooks/04_keras_benchmark"))
     assert re.search(r"gradients agree to\s+a\s+relative\s+difference\s+of\s+\d(\.\d+)?e-\d+", chapter)
     assert re.search(r"within\s+\d+\.\d\s+points", chapter)
 
@@ -198,3 +203,11 @@ def test_a_page_whose_code_fails_fails_the_build(tmp_path):
                            capture_output=True, text=True, timeout=600)
     assert build.returncode != 0, "a failing cell left the build green"
     assert "page" in build.stdout + build.stderr, "the failure does not name the page"
+
+
+def test_the_speed_appendix_reads_its_numbers_from_the_bench_and_the_runs(book):
+    html_dir, _ = book
+    appendix = words(page(html_dir, "book/speed"))
+    assert re.search(r"run at about\s+\d+\s+GFLOP/s", appendix)
+    assert re.search(r"a Keras epoch takes\s+\d\.\d\d\s+to\s+\d\.\d\d\s+times", appendix)
+    assert "<img" in page(html_dir, "book/speed") and "output traceback" not in appendix

@@ -1,6 +1,7 @@
 """The chapters as a student sees them: JupyterLab on 127.0.0.1, in a headless Chromium.
 
-Checks that the prose shows numbers (not role syntax or placeholders) and that the
+Checks that the prose shows numbers (not role syntax or placeholders), those of the
+chapter's last execution until the student's run replaces them, and that the
 prediction explorer of chapter 3 (its cell, in a notebook of its own) renders and answers
 its slider. JupyterLab serves a
 copy of the notebooks (autosave off as well), so the committed files are never
@@ -149,42 +150,66 @@ def where_the_run_is(page) -> str:
             f"status bar: {' | '.join(text.strip() for text in status if text.strip())}")
 
 
+def prose_cells(name) -> list:
+    """The Markdown cells of notebook ``name`` that show computed numbers."""
+    notebook = json.loads((REPO / "notebooks" / name).read_text())
+    return [cell for cell in notebook["cells"]
+            if cell["cell_type"] == "markdown" and "{eval}`" in "".join(cell["source"])]
+
+
+def wait_for_kernel(page):
+    """Until the notebook's kernel is connected and idle ("run all" before that runs nothing,
+    as seen when the machine is busy)."""
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
+                           timeout=60_000)
+    page.wait_for_function(
+        "(kernel => kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle')"
+        "(window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel)",
+        timeout=120_000)
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_prose_shows_numbers_not_syntax(browser, lab, name):
-    notebook = json.loads((REPO / "notebooks" / name).read_text())
-    expected = sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code"
-                   and "".join(cell["source"]).startswith("prose("))
-    assert expected > 0, "every chapter has prose with numbers"
+    """Opened, before anything runs: the numbers of the chapter's last execution, which its
+    Markdown cells keep (jupyterlab-myst renders them)."""
+    assert prose_cells(name), "every chapter has prose with numbers"
     with open_notebook(browser, lab, name) as page:
-        prose_outputs = ".jp-OutputArea-output.jp-RenderedMarkdown"
-        # rendered a few at a time, and filled after they appear: wait for their numbers
-        page.wait_for_function(f"[...document.querySelectorAll('{prose_outputs}')]"
-                               f".filter(output => /\\d/.test(output.innerText)).length >= {expected}",
-                               timeout=60_000)
-        prose = page.locator(prose_outputs).all_inner_texts()
-        assert len([p for p in prose if re.search(r"\d", p)]) >= expected
+        page.wait_for_function("(text => text.includes('So we have') || text.length > 2000)"
+                               "(document.querySelector('.jp-Notebook').innerText)", timeout=60_000)
+        try:
+            page.wait_for_function("!document.querySelector('.jp-Notebook').innerText"
+                                   ".includes('numbers(\"')", timeout=60_000)
+        except PlaywrightTimeout:
+            pytest.fail("a number of the prose shows as its expression")
         text = page.inner_text(".jp-Notebook")
-        assert "{glue" not in text and "{{" not in text, "role syntax or a placeholder is shown"
+        assert "{eval" not in text and "{glue" not in text and "{{" not in text, \
+            "role syntax or a placeholder is shown"
 
 
-def test_chapter_1_reads_the_size_of_the_data_in_its_prose(browser, lab):
+def test_a_students_run_replaces_the_numbers_of_the_prose(browser, lab):
+    """Chapter 1 opens with the full data's count of training images; after *Run All* on
+    the sample (the server's profile), the sentence shows the sample's."""
+    cell, = [c for c in prose_cells("01_data.ipynb") if "So we have" in "".join(c["source"])]
+    stored = cell["metadata"]["user_expressions"][0]["result"]["data"]["text/plain"]
+    sentence = "/So we have ([\\d,]+) training images/"
     with open_notebook(browser, lab, "01_data.ipynb") as page:
-        page.wait_for_selector(".jp-OutputArea-output.jp-RenderedMarkdown", timeout=60_000)
-        # JupyterLab renders a long notebook's cells a few at a time: wait for the sentence
-        page.wait_for_function(
-            "/So we have [\\d,]+ training images and [\\d,]+ test/"
-            ".test(document.querySelector('.jp-Notebook').innerText)", timeout=60_000)
+        page.wait_for_function(f"({sentence}.exec(document.querySelector('.jp-Notebook').innerText)"
+                               f" || [])[1] === '{stored}'", timeout=60_000)
+        wait_for_kernel(page)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        try:
+            page.wait_for_function(
+                f"(match => match && match[1] !== '{stored}')"
+                f"({sentence}.exec(document.querySelector('.jp-Notebook').innerText))",
+                timeout=240_000)
+        except PlaywrightTimeout:
+            pytest.fail("the sentence still shows the stored count after 'run all': "
+                        + where_the_run_is(page))
 
 
 def test_the_prediction_explorer_renders_and_answers_its_slider(browser, lab):
     with open_notebook(browser, lab, EXPLORER, cells=2) as page:
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget",
-                               timeout=60_000)
-        # "Run all" before the kernel is connected runs nothing (seen when the machine is busy)
-        page.wait_for_function(
-            "(kernel => kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle')"
-            "(window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel)",
-            timeout=120_000)
+        wait_for_kernel(page)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # The slider appears when "run all" reaches the explorer; an error stops it sooner.
         try:

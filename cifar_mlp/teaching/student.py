@@ -12,9 +12,9 @@ Made from the same notebooks the book is built from, never from a copy kept by h
 * a cell that shows the package's code of a function an exercise of the chapter asks
   for (``show_source(...)``) becomes a line naming the exercise;
 * a question's model answer becomes a place for the student's own;
-* the prose cells (a paragraph computed by the cell, ``prose(...)``) keep the text of
-  the book's run, marked as such until the student runs them again; every other
-  output and execution count is cleared.
+* every output and execution count is cleared; the prose keeps the numbers of the
+  book's run (its Markdown cells' ``user_expressions``, which JupyterLab shows until the
+  student's own run replaces them), and a note at the top says so.
 
 The class edition of the HTML book (``make class-book``,
 :mod:`cifar_mlp.teaching.class_edition`) leaves out the same things by the same code
@@ -57,10 +57,10 @@ class Edition:
     tag: str  # every cell the edition writes carries it
     revealed: str  # replaces a cell showing the code an exercise asks for ({title}: its title)
     answer: str  # replaces a question's model answer
-    keeps_outputs: bool  # False: every output cleared but the prose's (marked as the book's run)
+    keeps_outputs: bool  # False: every output cleared (the prose keeps the book's run's numbers)
 
 
-# The notebooks students work in (make student): nothing of the book's run but its prose.
+# The notebooks students work in (make student): nothing of the book's run but its prose's numbers.
 STUDENT = Edition(
     tag=STUDENT_TAG,
     revealed=("*The book shows the package's code here: it is what the exercise **{title}** at "
@@ -79,16 +79,12 @@ CLASS = Edition(
 
 
 def book_run_mark(notebook) -> str:
-    """The line that marks a paragraph as computed in the book's run, not the student's."""
+    """The sentence that says whose run the numbers of the prose come from, until the
+    student runs the chapter."""
     stamp = notebook.metadata.get(STAMP_KEY, {})
     run = f" ({stamp['data']} data, {stamp['executed']})" if {"data", "executed"} <= stamp.keys() else ""
-    return (f"*[From the book's run{run}: run the chapter's cells to compute this paragraph "
-            "on your own run.]*")
-
-
-def is_prose(cell) -> bool:
-    """A cell whose output is a paragraph of the chapter (it calls ``prose(...)``)."""
-    return cell.cell_type == "code" and cell.source.lstrip().startswith("prose(")
+    return (f"The numbers in the text are those of the book's run{run} until you run the "
+            "chapter's cells (*Run All Cells*): then they are your run's.")
 
 
 def imported_names(notebook) -> dict:
@@ -159,7 +155,7 @@ def is_check(cell) -> bool:
     return bool(cell.metadata.get("nbgrader", {}).get("grade")) and not is_solution(cell)
 
 
-def edition_cell(cell, names: dict, exercises, edition: Edition, mark: str = ""):
+def edition_cell(cell, names: dict, exercises, edition: Edition):
     """The ``edition`` of one cell (changed in place, or a new cell)."""
     tags = cell.metadata.get("tags", [])
     title = exercise_revealed(cell, names, exercises) if cell.cell_type == "code" else None
@@ -174,7 +170,7 @@ def edition_cell(cell, names: dict, exercises, edition: Edition, mark: str = "")
         if cell.cell_type == "code":
             if not edition.keeps_outputs:
                 cell.execution_count = None
-                cell.outputs = [marked(o, mark) for o in cell.outputs] if is_prose(cell) else []
+                cell.outputs = []
             elif is_solution(cell) or is_check(cell):
                 cell.outputs = []
         return cell
@@ -183,27 +179,13 @@ def edition_cell(cell, names: dict, exercises, edition: Edition, mark: str = "")
     return new
 
 
-def student_cell(cell, names: dict, exercises, mark: str):
-    """The student edition of one cell (changed in place, or a new cell)."""
-    return edition_cell(cell, names, exercises, STUDENT, mark)
-
-
-def marked(output, mark: str):
-    """A prose cell's output with the book-run mark above its paragraph."""
-    if "text/markdown" in output.get("data", {}):
-        output.data["text/markdown"] = f"{mark}\n\n{output.data['text/markdown']}"
-    if output.output_type == "execute_result":
-        output.execution_count = None
-    return output
-
-
 def edition_notebook(notebook, edition: Edition, exercises_only: bool = False):
     """The ``edition`` of one chapter notebook (a new notebook; the input is not changed):
     every solution region replaced by the stub, the cells that show an exercise's answer
     and the model answers replaced by the edition's lines."""
     notebook = nbformat.from_dict(notebook)  # a deep copy
-    names, exercises, mark = imported_names(notebook), chapter_exercises(notebook), book_run_mark(notebook)
-    notebook.cells = [edition_cell(c, names, exercises, edition, mark) for c in notebook.cells
+    names, exercises = imported_names(notebook), chapter_exercises(notebook)
+    notebook.cells = [edition_cell(c, names, exercises, edition) for c in notebook.cells
                       if not exercises_only or EXERCISE_TAG in c.metadata.get("tags", [])]
     clear_solutions(notebook)
     leftover = [c.source for c in notebook.cells if BEGIN in c.source or END in c.source]
@@ -215,9 +197,11 @@ def edition_notebook(notebook, edition: Edition, exercises_only: bool = False):
 
 def student_notebook(notebook, exercises_only: bool = False):
     """The student edition of one chapter notebook (a new notebook; the input is not changed)."""
+    mark = book_run_mark(notebook)
     notebook = edition_notebook(notebook, STUDENT, exercises_only)
     note = nbformat.v4.new_markdown_cell(
-        NOTE + ("" if exercises_only else " The exercises are in the section *Exercises* at the end."))
+        NOTE + ("" if exercises_only else " The exercises are in the section *Exercises* at the end. "
+                + mark))
     note.id = "student-edition-note"
     note.metadata["tags"] = [STUDENT_TAG]
     notebook.cells = [note, *notebook.cells]
