@@ -66,3 +66,27 @@ def test_the_epoch_split_names_its_largest_part_besides_the_products():
     others = {part: share for part, share in shares.items() if part not in ("matrix products", "rest")}
     assert numbers["largest_other"] == max(others, key=others.get)
     assert abs(sum(shares.values()) - 1) < 1e-6
+
+
+def test_the_bench_ratio_is_judged_against_the_bench_own_noise():
+    """The raw NumPy loop does less work than the training loop: when it is slower, the gap
+    is the machine's noise, and a frameworks' ratio inside it is no verdict."""
+    bench = json.loads((REPO / "results" / "bench.json").read_text())
+    pairs = {"fast": (timed_run(10, [9, 10, 10, 11]), timed_run(20, [19, 20, 20, 21]))}
+    speedups = {"fast": 2.0}
+
+    def judged(raw, train, keras):
+        noisy = json.loads(json.dumps(bench))
+        noisy["numpy_epoch_raw"]["median_seconds"] = raw
+        noisy["numpy_epoch_train"]["median_seconds"] = train
+        noisy["ratios"]["numpy_over_keras_epoch"] = train / keras
+        numbers = Numbers()
+        appendix_speed.speed_findings(numbers, noisy, pairs, speedups)
+        return numbers
+
+    noisy = judged(raw=7.0, train=6.0, keras=6.5)  # a raw loop 17% slower; frameworks 8% apart
+    assert noisy["bench_verdict"].endswith("does not tell the two frameworks apart")
+    assert noisy["agreement"].startswith("So the bench neither confirms nor contradicts")
+    quiet = judged(raw=5.5, train=6.0, keras=9.0)  # no noise beyond the work left out
+    assert quiet["bench_self_noise"] == 0 and quiet["bench_verdict"].endswith("NumPy is faster")
+    assert quiet["agreement"] == "Both say NumPy is faster here, by different factors"

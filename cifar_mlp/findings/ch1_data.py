@@ -121,6 +121,12 @@ def deep_network_findings(numbers, chosen):
         f"{'So c' if full['verdicts'][full_label] == 'helps' else 'C'}hapter 3's {listing(uses_whitening)} recipe trains on whitened inputs, with $\\epsilon$ = "
         f"{RECIPES[uses_whitening[0]].whitening:g}; the others on standardized inputs."
         if len(uses_whitening) == 1 else f"The recipes {listing(uses_whitening)} train on whitened inputs.")
+    tried = sorted(float(label.split("= ")[1]) for label in short_points if label != "standardized")
+    if uses_whitening and RECIPES[uses_whitening[0]].whitening == max(tried):
+        numbers["recipes_inputs"] += (
+            f" That $\\epsilon$ is the largest of the {len(tried)} tried on the deep network "
+            f"({listing([f'{eps:g}' for eps in tried])}): a larger one was not tried, so the best "
+            "setting may lie beyond it.")
     short_helping = [label for label, verdict in short["verdicts"].items() if verdict == "helps"]
     numbers["sticks"] = (
         "The linear classifier was the wrong measuring stick here: what does not help a linear "

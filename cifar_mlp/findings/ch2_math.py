@@ -45,7 +45,6 @@ def capacity_findings(numbers, capacity, data, n_images, sweep_recipe):
     bands."""
     by_width = generalization.summarize(capacity, "width")
     narrow, wide = by_width[0], by_width[-1]
-    widths = [row["width"] for row in by_width]
 
     numbers.update(sweep_images=n_images, sweep_epochs=sweep_recipe.epochs,
                    sweep_seeds=narrow["runs"], sweep_batch=sweep_recipe.batch_size, sweep_lr=sweep_recipe.lr,

@@ -382,13 +382,14 @@ def diagnostics_findings(numbers, steps, diagnosed_rates, logs):
     revived = peak_count - end_count  # at least this many units dead at the peak are active at the end
     numbers["dead_units_end"], numbers["dead_width"] = end_count, width
     numbers["revival_sentence"] = (
-        f" In units: {peak_count} of that layer's {width} were dead after {hot['step'][peak] + 1} steps, "
+        f" In units: {peak_count} of that layer's {width} were dead at the step when most were "
+        f"(the diagnostics probe every few steps; that was step {hot['step'][peak] + 1}), "
         f"{end_count} at the end, so at least {revived} unit{'' if revived == 1 else 's'} dead then "
         f"{'was' if revived == 1 else 'were'} active again on some probe image." if revived > 0 else
         f" In units: {end_count} of that layer's {width}, and the count only grew in these steps.")
     numbers["revival_sentence"] += (
-        " So few do not show dead units coming back in numbers: that they can stays a possibility "
-        "this run does not test." if revived < 0.05 * width else " Dead units do come back here.")
+        " So a dead unit can come back; whether many do, a run this short is too small to show."
+        if 0 < revived < 0.05 * width else " Dead units do come back here." if revived > 0 else "")
     claim(numbers["hot_dead"] > 5 * max(numbers["calm_dead"], 1),
           "at ten times the learning rate far more units die")
 
@@ -446,9 +447,16 @@ def ablation_findings(numbers, ablation, data, names, trials):
     numbers["costliest"] = undone(costliest["label"])
     numbers["costliest_drop"] = -costliest["change"]
     numbers["noise"] = changes[0]["noise"]
+    runner_up = sorted(changes, key=lambda row: row["change"])[1]
+    # Two rows' means differ by the band of a difference of two means of as many seeds
+    lead = runner_up["change"] - costliest["change"]
     numbers["costliest_sentence"] = (
-        f"Undoing {numbers['costliest']} costs the most: {numbers['costliest_drop']:.1f} points of "
-        "validation accuracy." if costliest["change"] < 0 else
+        f"At this budget, undoing {numbers['costliest']} costs the most: "
+        f"{numbers['costliest_drop']:.1f} points of validation accuracy, "
+        f"{lead:.1f} more than the next, {undone(runner_up['label'])} "
+        f"({-runner_up['change']:.1f}), against a band of {costliest['noise']:.1f}: "
+        + ("beyond it." if lead > costliest["noise"] else "within noise, so this run does not rank the two.")
+        if costliest["change"] < 0 else
         "In this run, undoing an ingredient never lowers the validation accuracy.")
 
     def names(verdict):
@@ -763,7 +771,10 @@ def class_findings(numbers, data, gray, predicted, rgb, seed_gray, seed_rgb):
     per_class = {label: [np.mean(p[rgb.y_test == c] == c) for c in range(len(data.class_names))]
                  for label, p in (("gray", seed_gray["model"].predict(gray.x_test)),
                                   ("rgb", seed_rgb["model"].predict(rgb.x_test)))}
-    numbers["colour_wins"] = sum(c > g for g, c in zip(per_class["gray"], per_class["rgb"]))
+    numbers["colour_ahead"] = sum(c > g for g, c in zip(per_class["gray"], per_class["rgb"]))
+    numbers["colour_wins"] = sum((c - g) * 100 > numbers["class_band"]
+                                 for g, c in zip(per_class["gray"], per_class["rgb"]))
+    numbers["n_classes"] = len(data.class_names)
     numbers["colour_parameter_ratio"] = seed_rgb["parameters"] / seed_gray["parameters"]
 
 

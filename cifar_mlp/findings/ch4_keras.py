@@ -21,23 +21,27 @@ def gradient_findings(numbers, gradient_differences, parity, parity_recipes, rgb
     largest_gradient_difference = max(gradient_differences.values())
     numbers["gradient_difference"] = largest_gradient_difference
     with_l2 = {label: recipe for label, recipe in parity_recipes.items() if recipe.l2 > 0}
+    weights = {label: sum(w.size for name, w in build(recipe, rgb.n_features)[0].params.items()
+                          if name.startswith("W"))
+               for label, recipe in with_l2.items()}
     numbers["l2_first_loss_sentence"] = (
         " The first losses are not chapter 3's: the loss printed here is what training minimizes, "
-        f"and for {listing(list(with_l2))} it includes the L2 penalty, which the large initial "
-        "weights make large."
+        f"and for {listing(list(with_l2))} it includes the L2 penalty, a sum over all "
+        f"{listing([f'{n:,}' for n in weights.values()])} weights, which is why it is large."
         if with_l2 else "")
     # Chapter 3's first loss of the seed's Keras network, computed as chapter 3 computes it.
+    n_first = 1000  # chapter 3 takes its first loss on this many training images
     chapter3_model = build(RECIPES["seed_keras"], rgb.n_features)[0]
     numbers["chapter3_first"] = float(softmax_cross_entropy(
-        chapter3_model.forward(rgb.x_train[:1000], training=True), rgb.y_train[:1000])[0])
+        chapter3_model.forward(rgb.x_train[:n_first], training=True), rgb.y_train[:n_first])[0])
     numbers["parity_first"] = parity["seed Keras (BatchNorm, Adam)"]["numpy_loss"][0]
     numbers["first_loss_sentence"] = (
         " The first loss of seed Keras, which has no L2 penalty, differs too: {parity_first:.3f} "
         "here, {chapter3_first:.3f} in chapter 3. The code shows two differences: chapter 3 took "
-        "the loss on the first 1,000 training images with dropout on, as a training step does; "
+        "the loss on the first {n_first:,} training images with dropout on, as a training step does; "
         "this check takes it on its own first minibatch of {batch} images, with dropout off. "
         "Which of the two makes the difference, this chapter does not trace."
-        .format(batch=RECIPES["seed_keras"].batch_size, **numbers)
+        .format(batch=RECIPES["seed_keras"].batch_size, n_first=n_first, **numbers)
         if abs(numbers["parity_first"] - numbers["chapter3_first"]) > 1e-3 else "")
     claim(largest_gradient_difference < 1e-5, "the two frameworks' gradients agree to float32 rounding")
 
@@ -49,10 +53,10 @@ def float_drift_findings(numbers, data, drift, from_exact, parity_recipes, varia
         """Which runs depart from exact arithmetic by more than 1e-4 over the 50 steps."""
         departing = [name for name, gap in from_exact[label].items() if gap > 1e-4]
         if not departing:
-            return "neither framework departs from exact arithmetic"
+            return "neither framework departs from exact arithmetic by more than $10^{-4}$"
         if len(departing) == 1:
-            return f"only {departing[0]}'s float32 run departs from exact arithmetic"
-        return "both frameworks depart from exact arithmetic alike"
+            return f"only {departing[0]}'s float32 run departs from exact arithmetic by more than $10^{-4}$"
+        return "both frameworks depart from exact arithmetic by more than $10^{-4}$"
 
     groups = {}
     for label in drift:
@@ -63,7 +67,7 @@ def float_drift_findings(numbers, data, drift, from_exact, parity_recipes, varia
                 else " and ".join(f"“{label}”" for label in labels))
 
     numbers["drift_groups"] = "; ".join(f"for {networks(labels)}, {what}" for what, labels in groups.items())
-    alike = "both frameworks depart from exact arithmetic alike"
+    alike = "both frameworks depart from exact arithmetic by more than $10^{-4}$"
     numbers["drift_cause"] = (" Where both frameworks depart alike, training amplifies float32 "
                               "rounding, whoever computes it." if alike in groups else "")
     # How much each network departs, not only whether: the plain network against the others.
@@ -76,19 +80,20 @@ def float_drift_findings(numbers, data, drift, from_exact, parity_recipes, varia
         ratios[framework] = numbers[f"{framework}_ratio"] = min(rest) / from_exact[plain][framework]
     plain_drifts_least = ratios["NumPy"] > 2 and ratios["Keras"] > 1
     numbers["drift_ratio_sentence"] = (
-        " Not by the same amount, though, which that test is too coarse to see. In NumPy the "
+        " Not by the same amount, though, which a threshold cannot show. In NumPy the "
         "plain network, without batch norm and with SGD, departs from float64 by "
         "{NumPy_plain:.1e}, the three with batch norm, Adam or both by {NumPy_low:.1e} to "
         "{NumPy_high:.1e}: at least {NumPy_ratio:.1f} times as much (in Keras {Keras_plain:.1e} "
-        "against {Keras_low:.1e} to {Keras_high:.1e}, at least {Keras_ratio:.1f} times). Over "
-        "these 50 steps, batch norm and Adam, each on its own, make the training amplify float32 "
-        "rounding more. One run each, on one order of batches: how large the ratio is in "
-        "general, this chapter does not measure." if plain_drifts_least else
+        "against {Keras_low:.1e} to {Keras_high:.1e}, at least {Keras_ratio:.1f} times). In "
+        "these single runs of 50 steps, the networks with batch norm, Adam or both amplified "
+        "float32 rounding more than the plain one; one run each, on one order of batches, so "
+        "whether that holds in general, and by how much, this chapter does not measure."
+        if plain_drifts_least else
         " The plain network, without batch norm and with SGD, departs from float64 by "
         "{NumPy_plain:.1e} in NumPy, the three with batch norm, Adam or both by {NumPy_low:.1e} "
         "to {NumPy_high:.1e}.").format(**numbers)
     if data.source == "full":
-        claim(plain_drifts_least, "batch norm and Adam, each on its own, make the training amplify "
+        claim(plain_drifts_least, "in these runs the networks with batch norm, Adam or both amplify "
               "float32 rounding more than the plain network does")
     numbers["summary_drift"] = (", in these runs more with batch norm or Adam than without either "
                                "(the table of the four combinations; one run each)" if plain_drifts_least else
@@ -126,8 +131,8 @@ def published_recipe_findings(numbers, rgb):
     stopping = [label for label, recipe in compared.items() if recipe.patience is not None]
     to_the_end = [label for label, recipe in compared.items() if recipe.patience is None]
     numbers["stopping_sentence"] = "; ".join(
-        ([f"for the recipes {listing(stopping)}, early stopping on the validation loss with the best "
-          "epoch's weights restored"] if stopping else [])
+        ([f"for the {listing(stopping)} {'recipe' if len(stopping) == 1 else 'recipes'}, early "
+          "stopping on the validation loss with the best epoch's weights restored"] if stopping else [])
         + ([f"the {listing(to_the_end)} {'recipe trains' if len(to_the_end) == 1 else 'recipes train'} "
             "for all its epochs, without early stopping, and keeps the last epoch's weights"]
            if to_the_end else []))
