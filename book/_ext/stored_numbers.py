@@ -19,11 +19,10 @@ import nbformat
 from myst_nb.core.execute.base import EvalNameError, NotebookClientBase
 from myst_nb.core.execute.inline import NotebookClientInline
 
+from cifar_mlp.display import EVAL_ROLE  # the one pattern of a number in the prose
+
 _no_kernel = NotebookClientBase.eval_variable
 _from_kernel = NotebookClientInline.eval_variable
-
-
-EVAL_ROLE = re.compile(r"\{eval\}`([^`]*)`")
 
 
 def next_asking_cell(client, name: str):
